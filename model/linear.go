@@ -35,8 +35,8 @@ func (m *Logistic) Logit(x []float64) float64 {
 	return z
 }
 
-// Prob returns the probability Sigmoid(Logit(x)) of the positive class.
-func (m *Logistic) Prob(x []float64) float64 { return Sigmoid(m.Logit(x)) }
+// Prob returns the probability 1/(1+exp(−Logit(x))) of the positive class.
+func (m *Logistic) Prob(x []float64) float64 { return linSigmoid(m.Logit(x)) }
 
 // BaseLogit returns the logit of the training-mean row, Bias + Σ w[j]·Mean[j]
 // (just Bias when Mean is nil). For every x,
@@ -70,8 +70,10 @@ func (m *Logistic) Contributions(x []float64) []float64 {
 	return c
 }
 
-// Sigmoid returns 1/(1+e^−z), computed without overflow for large |z|.
-func Sigmoid(z float64) float64 {
+// linSigmoid returns 1/(1+e^−z), computed without overflow for large |z|.
+// (The exported Sigmoid lives in tree.go; this copy keeps linear.go and
+// calibrate.go self-contained.)
+func linSigmoid(z float64) float64 {
 	if z >= 0 {
 		return 1 / (1 + math.Exp(-z))
 	}
