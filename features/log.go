@@ -1,0 +1,287 @@
+package features
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"sync"
+	"time"
+)
+
+// ErrTooManyUsers means a Log was given more than 2^32 − 1 distinct users.
+var ErrTooManyUsers = errors.New("too many distinct users")
+
+// logChunkMax is the number of events per full chunk of a Log. Chunks keep
+// the spare capacity of a growing Log below one chunk, instead of the up to
+// 2× of a doubling slice.
+const logChunkMax = 1 << 16
+
+// logChunk holds up to logChunkMax events in columns: 22 bytes per event.
+type logChunk struct {
+	user []uint32 // index into Log.ids
+	typ  []uint16 // index into Log.names
+	time []int64  // unix ns
+	amt  []int64  // amount in integer millionths, as in State
+}
+
+// Log is a compact, columnar in-memory event store for building several
+// snapshots (cutoffs T1, T1−H, ...) from one read of the input. Each event
+// takes 22 bytes (user index, type index, time, amount) plus, once per user
+// and per type, the id string. Event Props are not kept. The zero Log is
+// empty and ready to use; a Log is not safe for concurrent Append, but Build
+// and PurchaseDays may run concurrently with each other.
+type Log struct {
+	users  map[string]uint32
+	ids    []string
+	types  map[string]uint16
+	names  []string
+	chunks []*logChunk
+	n      int
+	minT   int64
+	maxT   int64
+}
+
+// Append adds one event. It fails, adding nothing, when the time or amount
+// is out of range or there are too many types or users. Append keeps
+// e.UserID and e.Name for new users and types.
+func (l *Log) Append(e *Event) error {
+	ns, err := timeNanos(e.Time)
+	if err != nil {
+		return fmt.Errorf("features: log: user %q event %q at %v: %w", e.UserID, e.Name, e.Time, err)
+	}
+	m, err := amountMicros(e.Amount)
+	if err != nil {
+		return fmt.Errorf("features: log: user %q event %q amount %v: %w", e.UserID, e.Name, e.Amount, err)
+	}
+	if l.users == nil {
+		l.users = make(map[string]uint32)
+		l.types = make(map[string]uint16)
+	}
+	k, ok := l.types[e.Name]
+	if !ok {
+		if len(l.names) >= MaxEventTypes {
+			return fmt.Errorf("features: log: event %q: %w", e.Name, ErrTooManyTypes)
+		}
+		k = uint16(len(l.names))
+		l.types[e.Name] = k
+		l.names = append(l.names, e.Name)
+	}
+	u, ok := l.users[e.UserID]
+	if !ok {
+		if len(l.ids) >= math.MaxUint32 {
+			return fmt.Errorf("features: log: user %q: %w", e.UserID, ErrTooManyUsers)
+		}
+		u = uint32(len(l.ids))
+		l.users[e.UserID] = u
+		l.ids = append(l.ids, e.UserID)
+	}
+	var c *logChunk
+	if len(l.chunks) > 0 {
+		c = l.chunks[len(l.chunks)-1]
+	}
+	if c == nil || len(c.user) == cap(c.user) {
+		size := min(max(1024, l.n), logChunkMax)
+		c = &logChunk{
+			user: make([]uint32, 0, size),
+			typ:  make([]uint16, 0, size),
+			time: make([]int64, 0, size),
+			amt:  make([]int64, 0, size),
+		}
+		l.chunks = append(l.chunks, c)
+	}
+	c.user = append(c.user, u)
+	c.typ = append(c.typ, k)
+	c.time = append(c.time, ns)
+	c.amt = append(c.amt, m)
+	if l.n == 0 || ns < l.minT {
+		l.minT = ns
+	}
+	if l.n == 0 || ns > l.maxT {
+		l.maxT = ns
+	}
+	l.n++
+	return nil
+}
+
+// Len returns the number of events.
+func (l *Log) Len() int { return l.n }
+
+// NumUsers returns the number of distinct users.
+func (l *Log) NumUsers() int { return len(l.ids) }
+
+// Types returns the distinct event names in order of first appearance.
+func (l *Log) Types() []string { return slices.Clone(l.names) }
+
+// MinTime returns the earliest event time (UTC), zero when the Log is empty.
+func (l *Log) MinTime() time.Time {
+	if l.n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, l.minT).UTC()
+}
+
+// MaxTime returns the latest event time (UTC), zero when the Log is empty.
+func (l *Log) MaxTime() time.Time {
+	if l.n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, l.maxT).UTC()
+}
+
+// Build replays the Log into a Builder configured by cfg and returns its
+// Dataset, the same one a Builder fed the same events would return. With
+// cfg.Workers > 1 the users are split among that many goroutines; the result
+// does not depend on the number of workers.
+func (l *Log) Build(cfg BuilderConfig) (*Dataset, error) {
+	base, err := NewBuilder(cfg)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range l.names {
+		if _, err := base.tab.intern(n); err != nil {
+			return nil, fmt.Errorf("features: log build: %w", err) // cannot happen: Append checked
+		}
+	}
+	p := max(cfg.Workers, 1)
+	p = max(min(p, len(l.ids)), 1)
+	shards := make([]*Builder, p)
+	for s := range shards {
+		sh := *base
+		sh.users = nil // replay addresses users by index
+		sh.typeCounts = make([]uint64, len(l.names))
+		for u := s; u < len(l.ids); u += p {
+			sh.ids = append(sh.ids, l.ids[u])
+		}
+		sh.states = make([]State, len(sh.ids))
+		for i := range sh.states {
+			sh.states[i].reset(sh.tab, sh.foldDay)
+		}
+		sh.labels = make([]uint8, len(sh.ids))
+		shards[s] = &sh
+	}
+	run := func(fn func(s int)) {
+		if p == 1 {
+			fn(0)
+			return
+		}
+		var wg sync.WaitGroup
+		for s := range p {
+			wg.Go(func() { fn(s) })
+		}
+		wg.Wait()
+	}
+	run(func(s int) {
+		sh, P := shards[s], uint32(p)
+		for _, c := range l.chunks {
+			for i, u := range c.user {
+				if P == 1 || u%P == uint32(s) {
+					sh.add(u/P, c.typ[i], c.time[i], c.amt[i])
+				}
+			}
+		}
+	})
+	counts := Counts{}
+	typeCounts := make([]uint64, len(l.names))
+	for _, sh := range shards {
+		counts.Events += sh.counts.Events
+		counts.BeforeCutoff += sh.counts.BeforeCutoff
+		counts.AfterCutoff += sh.counts.AfterCutoff
+		counts.InHorizon += sh.counts.InHorizon
+		for k, n := range sh.typeCounts {
+			typeCounts[k] += n
+		}
+	}
+	f, err := NewFeaturizer(base.spec(typeCounts, l.names))
+	if err != nil {
+		return nil, fmt.Errorf("features: log build: %w", err)
+	}
+	parts := make([]shardOut, p)
+	run(func(s int) { parts[s] = shards[s].emit(f) })
+	return base.dataset(f, parts, counts, l.minT, l.maxT), nil
+}
+
+// PurchaseDay is one UTC day on which a user made at least one purchase.
+type PurchaseDay struct {
+	// Day is the UTC day number: unix seconds / 86400, rounded down.
+	Day int32
+	// Revenue is the sum of the day's purchase amounts.
+	Revenue float64
+}
+
+// Date returns the start of the day as a UTC time.
+func (p PurchaseDay) Date() time.Time { return time.Unix(int64(p.Day)*86400, 0).UTC() }
+
+// PurchaseDays calls fn once per user with at least one purchase before
+// cutoff, in user id order, with that user's purchase days in ascending
+// order: events named in purchase with a non-negative amount, several on
+// one day merged into one (the BG/NBD convention, e.g. for CDNOW). From
+// them, x = len(days) − 1, t_x = days[last] − days[0] and T = D − days[0]
+// (D = the cutoff's day, see docs/DESIGN.md). The days slice is reused
+// between calls; fn must copy what it keeps. A non-nil error from fn stops
+// the iteration and is returned.
+func (l *Log) PurchaseDays(cutoff time.Time, purchase []string, fn func(userID string, days []PurchaseDay) error) error {
+	tn, err := timeNanos(cutoff)
+	if err != nil {
+		return fmt.Errorf("features: purchase days at %v: %w", cutoff, err)
+	}
+	isPur := make([]bool, len(l.names))
+	for _, n := range purchase {
+		if k, ok := l.types[n]; ok {
+			isPur[k] = true
+		}
+	}
+	// Counting sort of the purchase events by user.
+	start := make([]uint32, len(l.ids)+1)
+	keep := func(c *logChunk, i int) bool { return isPur[c.typ[i]] && c.time[i] < tn && c.amt[i] >= 0 }
+	for _, c := range l.chunks {
+		for i, u := range c.user {
+			if keep(c, i) {
+				start[u+1]++
+			}
+		}
+	}
+	for u := 1; u < len(start); u++ {
+		start[u] += start[u-1]
+	}
+	type ev struct {
+		day int32
+		amt int64
+	}
+	evs := make([]ev, start[len(l.ids)])
+	next := slices.Clone(start[:len(l.ids)])
+	for _, c := range l.chunks {
+		for i, u := range c.user {
+			if keep(c, i) {
+				evs[next[u]] = ev{dayOf(c.time[i]), c.amt[i]}
+				next[u]++
+			}
+		}
+	}
+	order := make([]uint32, 0, len(l.ids))
+	for u := range l.ids {
+		if start[u+1] > start[u] {
+			order = append(order, uint32(u))
+		}
+	}
+	slices.SortFunc(order, func(a, b uint32) int { return cmp.Compare(l.ids[a], l.ids[b]) })
+	var days []PurchaseDay
+	for _, u := range order {
+		e := evs[start[u]:start[u+1]]
+		slices.SortFunc(e, func(a, b ev) int { return cmp.Compare(a.day, b.day) })
+		days = days[:0]
+		var sum int64
+		for i, x := range e {
+			sum += x.amt
+			if i == len(e)-1 || e[i+1].day != x.day {
+				days = append(days, PurchaseDay{Day: x.day, Revenue: float64(sum) / micro})
+				sum = 0
+			}
+		}
+		if err := fn(l.ids[u], days); err != nil {
+			return err
+		}
+	}
+	return nil
+}
