@@ -58,12 +58,17 @@ func SampleSize(baseline, mde, power, alpha float64) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	return int(math.Ceil(sampleSize(baseline, mde, power, alpha))), nil
+}
+
+// sampleSize is SampleSize before rounding up.
+func sampleSize(baseline, mde, power, alpha float64) float64 {
 	p0, p1 := baseline, baseline+mde
 	pbar := (p0 + p1) / 2
 	za := distuv.UnitNormal.Quantile(1 - alpha/2)
 	zb := distuv.UnitNormal.Quantile(power)
 	s := za*math.Sqrt(2*pbar*(1-pbar)) + zb*math.Sqrt(p0*(1-p0)+p1*(1-p1))
-	return int(math.Ceil(s * s / (mde * mde))), nil
+	return s * s / (mde * mde)
 }
 
 // Power returns the power of the two-sided pooled two-proportion z-test at
