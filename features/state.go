@@ -49,6 +49,11 @@ const (
 	hourNs = int64(time.Hour)
 	micro  = 1e6 // amount units per currency unit inside a State
 
+	// minDay and maxDay are the UTC day numbers of the first and last
+	// representable unix-nanosecond times.
+	minDay = math.MinInt64/dayNs - 1
+	maxDay = math.MaxInt64 / dayNs
+
 	// stateFormat is the version byte of the State encoding.
 	stateFormat = 1
 )
@@ -683,7 +688,7 @@ func (s *State) decode(tab *typeTable, data []byte) error {
 		rev, ref := d.uvarint("cell revenue"), d.uvarint("cell refund amount")
 		switch {
 		case d.err != nil:
-		case day < int64(s.foldDay) || day > math.MaxInt32:
+		case day < int64(s.foldDay) || day < minDay || day > maxDay:
 			d.fail("cell day out of range")
 		case li >= ntypes:
 			d.fail("cell type out of range")

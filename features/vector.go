@@ -230,9 +230,9 @@ func (f *Featurizer) vector(dst []float64, st *State, tn int64, lut []typeInfo) 
 	// Newest cells first, so that a type's first cell is its smallest age.
 	for i := len(st.cells) - 1; i >= 0; i-- {
 		c := &st.cells[i]
-		a := d - c.day // >= 1: check rejected events at or after the cutoff
+		a := int64(d) - int64(c.day) // >= 1: check rejected events at or after the cutoff
 		k := nW
-		if a <= f.retention {
+		if a <= int64(f.retention) {
 			k = int(f.kOfAge[a])
 		}
 		info := lut[c.typ]
