@@ -390,9 +390,9 @@ func TestLabelsEligibility(t *testing.T) {
 		ev("u1", "login", before(1, 0), 0), ev("u1", "login", tcut.Add(48*time.Hour), 0),
 		ev("u2", "login", before(5, 0), 0), ev("u2", "purchase", tcut.Add(h-time.Hour), 10),
 		ev("u3", "login", before(10, 0), 0), ev("u3", "purchase", tcut.Add(h), 10), // at T+H: outside
-		ev("u4", "login", before(90, 1), 0), // age 91 > L = 90: not eligible
-		ev("u5", "login", before(89, 23), 0), // age 90: eligible
-		ev("u6", "login", tcut, 0),           // at T: labels only, not eligible
+		ev("u4", "login", before(90, 1), 0),                                               // age 91 > L = 90: not eligible
+		ev("u5", "login", before(89, 23), 0),                                              // age 90: eligible
+		ev("u6", "login", tcut, 0),                                                        // at T: labels only, not eligible
 		ev("u7", "login", before(1, 0), 0), ev("u7", "purchase", tcut.Add(time.Hour), -5), // return
 		ev("u8", "login", before(1, 0), 0), ev("u8", "email_open", tcut.Add(time.Hour), 0),
 	}

@@ -697,7 +697,10 @@ func (s *State) decode(tab *typeTable, data []byte) error {
 		case rev > math.MaxInt64 || ref > math.MaxInt64:
 			d.fail("cell amount out of range")
 		}
-		c.day, c.typ, c.rev, c.ref = int32(day), local[li%max(ntypes, 1)], int64(rev), int64(ref)
+		if d.err != nil {
+			break
+		}
+		c.day, c.typ, c.rev, c.ref = int32(day), local[li], int64(rev), int64(ref)
 		s.cells = append(s.cells, c)
 	}
 	if d.err == nil && len(d.b) != 0 {
