@@ -128,7 +128,7 @@ func FitPlatt(p, y, w []float64) (*model.Platt, error) {
 		}
 		ga, gb = ga/sw, gb/sw
 		haa, hab, hbb = haa/sw+1e-12, hab/sw, hbb/sw+1e-12
-		if math.Max(math.Abs(ga), math.Abs(gb)) < 1e-10 {
+				if math.Max(math.Abs(ga), math.Abs(gb)) < 1e-13 {
 			return &model.Platt{A: a, B: b}, nil
 		}
 		det := haa*hbb - hab*hab
@@ -136,6 +136,12 @@ func FitPlatt(p, y, w []float64) (*model.Platt, error) {
 		db := -(-hab*ga + haa*gb) / det
 		step := 1.0
 		decrease := ga*da + gb*db // directional derivative, < 0
+		if -decrease < 1e-13*math.Max(1, fv) {
+			// The predicted decrease is below what the objective can
+			// resolve in floating point; Newton converges quadratically
+			// here, so take the full step and stop.
+			return &model.Platt{A: a + da, B: b + db}, nil
+		}
 		for ; step > 1e-10; step /= 2 {
 			na, nb := a+step*da, b+step*db
 			if nv := obj(na, nb); nv <= fv+1e-4*step*decrease {
