@@ -128,7 +128,7 @@ func FitPlatt(p, y, w []float64) (*model.Platt, error) {
 		}
 		ga, gb = ga/sw, gb/sw
 		haa, hab, hbb = haa/sw+1e-12, hab/sw, hbb/sw+1e-12
-				if math.Max(math.Abs(ga), math.Abs(gb)) < 1e-13 {
+		if math.Max(math.Abs(ga), math.Abs(gb)) < 1e-13 {
 			return &model.Platt{A: a, B: b}, nil
 		}
 		det := haa*hbb - hab*hab
