@@ -2,11 +2,14 @@ package lift
 
 import (
 	"cmp"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"hash"
 	"math"
 	"slices"
+	"sync"
 )
 
 // Group is the arm of an experiment a user belongs to. Its string value is
@@ -40,20 +43,34 @@ const (
 
 // Assigner maps user ids to uniform numbers in [0, 1) with HMAC-SHA256
 // keyed by an experiment name and a salt. The zero value is not usable;
-// create one with NewAssigner. An Assigner is immutable and safe for
-// concurrent use.
+// create one with NewAssigner or NewGlobalControl. An Assigner is safe for
+// concurrent use; it keeps a pool of keyed hashes, so reuse one for many
+// users.
 type Assigner struct {
-	ipad, opad [sha256.BlockSize]byte
+	pool sync.Pool // of *macState
+}
+
+// macState is one keyed HMAC with scratch space, reused through the pool.
+type macState struct {
+	h   hash.Hash
+	buf []byte
+	sum [sha256.Size]byte
 }
 
 // NewAssigner returns the Assigner of an experiment. The HMAC key is
 //
 //	"lapse/experiment/v1\x00" || uvarint(len(experiment)) || experiment || salt
 //
-// (hashed with SHA-256 first when longer than 64 bytes, as HMAC specifies),
 // so different (experiment, salt) pairs give different keys.
 func NewAssigner(experiment, salt string) *Assigner {
 	return newAssigner(domainExperiment, experiment, salt)
+}
+
+// NewGlobalControl returns the Assigner of the global control group for a
+// salt: InGlobalControl(salt, u, share) is NewGlobalControl(salt).Unit(u) <
+// share. Use it to filter many users.
+func NewGlobalControl(salt string) *Assigner {
+	return newAssigner(domainGlobalControl, "", salt)
 }
 
 func newAssigner(domain, name, salt string) *Assigner {
@@ -62,31 +79,23 @@ func newAssigner(domain, name, salt string) *Assigner {
 	key = binary.AppendUvarint(key, uint64(len(name)))
 	key = append(key, name...)
 	key = append(key, salt...)
-	if len(key) > sha256.BlockSize {
-		sum := sha256.Sum256(key)
-		key = sum[:]
-	}
 	a := new(Assigner)
-	for i := range sha256.BlockSize {
-		var k byte
-		if i < len(key) {
-			k = key[i]
-		}
-		a.ipad[i] = k ^ 0x36
-		a.opad[i] = k ^ 0x5c
-	}
+	a.pool.New = func() any { return &macState{h: hmac.New(sha256.New, key)} }
 	return a
 }
 
 // mac returns HMAC-SHA256(key, userID) (RFC 2104).
 func (a *Assigner) mac(userID string) [sha256.Size]byte {
-	var buf [2 * sha256.BlockSize]byte
-	in := append(buf[:0], a.ipad[:]...)
-	in = append(in, userID...)
-	inner := sha256.Sum256(in)
-	out := append(buf[:0], a.opad[:]...)
-	out = append(out, inner[:]...)
-	return sha256.Sum256(out)
+	s := a.pool.Get().(*macState)
+	s.h.Reset()
+	s.buf = append(s.buf[:0], userID...)
+	s.h.Write(s.buf)
+	out := [sha256.Size]byte(s.h.Sum(s.sum[:0]))
+	if cap(s.buf) > 1<<10 {
+		s.buf = nil // don't keep a huge id's buffer alive in the pool
+	}
+	a.pool.Put(s)
+	return out
 }
 
 // Unit returns the user's uniform number in [0, 1): the first 64 bits of
@@ -125,7 +134,7 @@ func Assign(experiment, salt, userID string, holdout float64) Group {
 // share: a user in the global control at share s is in it at every larger
 // share.
 func InGlobalControl(salt, userID string, share float64) bool {
-	return newAssigner(domainGlobalControl, "", salt).Unit(userID) < share
+	return NewGlobalControl(salt).Unit(userID) < share
 }
 
 // CheckShare returns an error wrapping ErrShare unless share is in [0, 1].

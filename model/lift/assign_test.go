@@ -38,7 +38,7 @@ func TestUnitReference(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			a := NewAssigner(c.experiment, c.salt)
 			if c.global {
-				a = newAssigner(domainGlobalControl, "", c.salt)
+				a = NewGlobalControl(c.salt)
 			}
 			if got := a.Unit(c.user); got != c.want {
 				t.Errorf("Unit(%q) = %v, want %v", c.user, got, c.want)

@@ -14,8 +14,9 @@
 // on every machine and after every restart, raising the holdout only moves
 // users into Control, and the splits of different experiments are
 // independent because their keys differ. Assign and Assigner implement the
-// rule; InGlobalControl applies it with a key reserved for the global
-// control group.
+// rule; InGlobalControl and NewGlobalControl apply it with a key reserved
+// for the global control group, which segment and treatment exports
+// suppress.
 //
 // AssignStratified gives every stratum (e.g. risk band) exactly
 // round(holdout·n) control users: those with the smallest u in the
@@ -46,6 +47,16 @@
 // users of each segment: the caller groups users and stores the results in
 // Report.Breakdowns.
 //
+// # Text
+//
+// Result.Sentence and Report.WriteText read like a result, not a dump:
+//
+//	Retention +3.1 points (95% CI +1.2 to +5.0), p = 0.002: the campaign kept about 310 of 10,000 targeted users.
+//
+// A result is called an effect only when p < 0.05 and the interval
+// excludes 0; otherwise the sentence says "no detectable effect" and gives
+// the range the data allow. A sample ratio mismatch adds a loud warning.
+//
 // # JSON schema
 //
 // A Result is encoded as follows (values are examples; numbers that are
@@ -61,15 +72,15 @@
 //	    "rate": 0.381,                  // proportions; means have "mean" and "sd"
 //	    "ci95": [0.3715, 0.3906]        // Wilson (rate) or Student t (mean)
 //	  },
-//	  "control": {"n": 1100, "successes": 385, "rate": 0.35, "ci95": [0.3223, 0.3788]},
+//	  "control": {"n": 3100, "successes": 1085, "rate": 0.35, "ci95": [0.3334, 0.3670]},
 //	  "abs_lift": 0.031,                // treatment − control
-//	  "abs_lift_ci95": [0.0012, 0.0595],
+//	  "abs_lift_ci95": [0.0116, 0.0502],
 //	  "rel_lift": 0.0886,               // treatment / control − 1
-//	  "rel_lift_ci95": [0.0033, 0.1819],
-//	  "p_value": 0.045,                 // two-sided
+//	  "rel_lift_ci95": [0.0313, 0.1491],
+//	  "p_value": 0.0018,                // two-sided
 //	  "df": 1290.4,                     // means only: Welch–Satterthwaite
-//	  "holdout": 0.1,                   // configured control share
-//	  "srm_p_value": 0.74,
+//	  "holdout": 0.24,                  // configured control share
+//	  "srm_p_value": 0.368,
 //	  "srm_warning": false,             // srm_p_value < 0.001
 //	  "methods": {                      // informational, fixed per kind
 //	    "group_ci95": "wilson",                   // "student-t" for means
