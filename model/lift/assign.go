@@ -23,8 +23,8 @@ const (
 	Control Group = "control"
 )
 
-// ParseGroup returns the Group named by s ("treatment" or "control",
-// exactly as written by Group's String value).
+// ParseGroup returns the Group named by s: "treatment" or "control",
+// exactly (as in assignments.csv).
 func ParseGroup(s string) (Group, error) {
 	switch g := Group(s); g {
 	case Treatment, Control:

@@ -292,3 +292,36 @@ func TestCheckShare(t *testing.T) {
 		}
 	}
 }
+
+// TestAssignerConcurrent checks that one Assigner used from several
+// goroutines gives the same units as sequential use (run with -race).
+func TestAssignerConcurrent(t *testing.T) {
+	ids := make([]string, 2000)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("c%d", i)
+	}
+	a := NewAssigner("concurrent", "salt")
+	want := make([]float64, len(ids))
+	for i, u := range ids {
+		want[i] = a.Unit(u)
+	}
+	const workers = 4
+	errs := make(chan string, workers)
+	for w := range workers {
+		go func() {
+			for i := range ids {
+				j := (i + w*500) % len(ids)
+				if got := a.Unit(ids[j]); got != want[j] {
+					errs <- fmt.Sprintf("worker %d: Unit(%q) = %v, want %v", w, ids[j], got, want[j])
+					return
+				}
+			}
+			errs <- ""
+		}()
+	}
+	for range workers {
+		if e := <-errs; e != "" {
+			t.Error(e)
+		}
+	}
+}
