@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"io"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -625,12 +626,16 @@ func TestFitBGNBDMaster(t *testing.T) {
 	}
 }
 
-// simulateBGNBD draws n customers from the BG/NBD generative process: first
-// purchases uniform over the first birthDays days, calibration ending on day
-// calDays, λ ~ Gamma(r, α) per week, dropout p ~ Beta(a, b) after each
-// repeat purchase. With dayRes the purchase times are rounded down to whole
-// days (as a shop's dates are); otherwise they are exact. Times are in
-// weeks. The generator is seeded.
+// simulateBGNBD draws n customers from the BG/NBD generative process:
+// first purchases on days uniform over the first birthDays days,
+// calibration ending with day calDays (inclusive), λ ~ Gamma(r, α) per
+// week, dropout p ~ Beta(a, b) after each repeat purchase. Times are in
+// weeks. With dayRes the data look like a shop's: the first purchase falls
+// at a uniform time within its day, the process runs to the end of the
+// calibration end day, and only purchase days are kept, same-day purchases
+// merged, t_x and T counted in whole days as SummarizeBTYD does. Otherwise
+// the first purchase is at the start of its day and t_x is exact. The
+// generator is seeded.
 func simulateBGNBD(n int, p btyd.BGNBD, birthDays, calDays int, seed uint64, dayRes bool) []BTYDSummary {
 	src := rand.NewPCG(seed, 0x9e3779b97f4a7c15)
 	rng := rand.New(src)
@@ -640,21 +645,34 @@ func simulateBGNBD(n int, p btyd.BGNBD, birthDays, calDays int, seed uint64, day
 	for i := range out {
 		birth := rng.IntN(birthDays)
 		T := float64(calDays-birth) / 7
+		var u float64 // time of the first purchase within its day, in days
+		horizon := T
+		if dayRes {
+			u = rng.Float64()
+			horizon = (float64(calDays-birth) + 1 - u) / 7
+		}
 		l, q := lam.Rand(), drop.Rand()
 		x, t, tx := 0, 0.0, 0.0
+		lastDay := 0.0
 		for {
 			t += rng.ExpFloat64() / l
-			if t > T {
+			if t > horizon {
 				break
 			}
-			x++
-			tx = t
+			if dayRes {
+				d := math.Floor(u + 7*t) // purchase day, counted from the first
+				if d > lastDay {
+					x++
+					lastDay = d
+					tx = d / 7
+				}
+			} else {
+				x++
+				tx = t
+			}
 			if rng.Float64() < q {
 				break
 			}
-		}
-		if dayRes {
-			tx = math.Floor(tx*7) / 7
 		}
 		out[i] = BTYDSummary{X: x, Tx: tx, T: T}
 	}
@@ -706,3 +724,74 @@ const (
 	btydSimBirthDays = 84
 	btydSimCalDays   = 728
 )
+
+func TestWriteBTYDReport(t *testing.T) {
+	cs := readCDNOWTxt(t, "CDNOW_sample.txt", false, 1, 2, 4)
+	opts := cdnowOpts(t)
+	sums, err := SummarizeBTYD(cs, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bg, err := FitBGNBD(t.Context(), sums, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gg, err := FitGammaGamma(t.Context(), sums, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fc, err := BTYDHoldoutCheck(t.Context(), cs, bg.Params, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf strings.Builder
+	r := &BTYDReport{Title: "CDNOW <sample>", CalibrationEnd: opts.CalibrationEnd, HoldoutEnd: opts.HoldoutEnd, BGNBD: bg, GammaGamma: gg, Forecast: fc}
+	if err := WriteBTYDReport(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	page := buf.String()
+	for _, c := range []struct {
+		name string
+		ok   bool
+	}{
+		{"escaped title", strings.Contains(page, "<h1>CDNOW &lt;sample&gt;</h1>")},
+		{"two charts", strings.Count(page, "<svg ") == 2},
+		{"16 bars", strings.Count(page, `class="bar"`) == 16},
+		{"two curves of 78 points", strings.Count(page, `class="line"`) == 2 && strings.Count(page, ",") > 2*78},
+		{"no script", !strings.Contains(page, "<script")},
+		{"loads nothing", !strings.Contains(page, "http:") && !strings.Contains(page, "https:") && !strings.Contains(page, "src=")},
+		{"r", strings.Contains(page, "<td>0.2426</td>")},
+		{"alpha", strings.Contains(page, "<td>4.4136</td>")},
+		{"dates", strings.Contains(page, "1997-09-30") && strings.Contains(page, "1998-06-30")},
+		{"zero group bar", strings.Contains(page, "<title>actual 0: 334</title>")},
+		{"holdout total", strings.Contains(page, "1882 transactions observed, 1653.4 predicted (-12.1%)")},
+		{"gamma-gamma", strings.Contains(page, "Gamma-Gamma parameters")},
+	} {
+		if !c.ok {
+			t.Errorf("page check %q failed", c.name)
+		}
+	}
+	t.Run("ErrNoFit", func(t *testing.T) {
+		if err := WriteBTYDReport(io.Discard, &BTYDReport{}); !errors.Is(err, ErrBTYDInput) {
+			t.Errorf("err = %v, want ErrBTYDInput", err)
+		}
+	})
+}
+
+func TestBTYDSVGNiceMax(t *testing.T) {
+	// Hand-computed: the smallest 1/2/2.5/5·10^k step >= max/5, and the
+	// top rounded up to a multiple of it.
+	cases := []struct{ max, top, step float64 }{
+		{4339, 5000, 1000},
+		{407, 500, 100},
+		{0.9, 1, 0.2},
+		{12, 12.5, 2.5},
+		{0, 1, 0.25},
+	}
+	for _, c := range cases {
+		top, step := btydSVGNiceMax(c.max)
+		if math.Abs(top-c.top) > 1e-12 || math.Abs(step-c.step) > 1e-12 {
+			t.Errorf("btydSVGNiceMax(%g) = %g, %g; want %g, %g", c.max, top, step, c.top, c.step)
+		}
+	}
+}
