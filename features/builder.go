@@ -102,6 +102,7 @@ type Builder struct {
 	foldDay int32 // D - retention: older events go straight into the totals
 
 	users      map[string]uint32
+	lastUser   uint32 // index of the user of the previous Add
 	ids        []string
 	states     []State
 	labels     []uint8
@@ -179,9 +180,15 @@ func (b *Builder) Add(e *Event) error {
 	if int(id) == len(b.typeCounts) {
 		b.typeCounts = append(b.typeCounts, 0)
 	}
-	u, ok := b.users[e.UserID]
-	if !ok {
-		u = b.newUser(e.UserID)
+	// Exports sorted by time come in sessions: the same user several times
+	// in a row. Comparing with the last id is cheaper than hashing.
+	u := b.lastUser
+	if len(b.ids) == 0 || e.UserID != b.ids[u] {
+		var ok bool
+		if u, ok = b.users[e.UserID]; !ok {
+			u = b.newUser(e.UserID)
+		}
+		b.lastUser = u
 	}
 	b.add(u, id, ns, m)
 	return nil

@@ -18,18 +18,37 @@ var ErrTooManyUsers = errors.New("too many distinct users")
 // 2× of a doubling slice.
 const logChunkMax = 1 << 16
 
-// logChunk holds up to logChunkMax events in columns: 22 bytes per event.
+// logChunk holds up to logChunkMax events in columns: 14 bytes per event,
+// plus one bit and, for the events with a non-zero amount (purchases,
+// refunds: typically a few percent), 8 bytes.
 type logChunk struct {
-	user []uint32 // index into Log.ids
-	typ  []uint16 // index into Log.names
-	time []int64  // unix ns
-	amt  []int64  // amount in integer millionths, as in State
+	user  []uint32 // index into Log.ids
+	typ   []uint16 // index into Log.names
+	time  []int64  // unix ns
+	hasAm []uint64 // bit i set: event i has a non-zero amount
+	amt   []int64  // the non-zero amounts in integer millionths, in event order
+}
+
+// amounts walks the sparse amount column of a chunk in event order.
+type amounts struct {
+	c *logChunk
+	j int
+}
+
+// next returns the amount of event i; calls must visit every i in order.
+func (a *amounts) next(i int) int64 {
+	if a.c.hasAm[i>>6]&(1<<(i&63)) == 0 {
+		return 0
+	}
+	a.j++
+	return a.c.amt[a.j-1]
 }
 
 // Log is a compact, columnar in-memory event store for building several
 // snapshots (cutoffs T1, T1−H, ...) from one read of the input. Each event
-// takes 22 bytes (user index, type index, time, amount) plus, once per user
-// and per type, the id string. Event Props are not kept. The zero Log is
+// takes 14 bytes (user index, type index, time) and one bit, plus 8 bytes
+// when its amount is not zero, plus, once per user and per type, the id
+// string and an index entry. Event Props are not kept. The zero Log is
 // empty and ready to use; a Log is not safe for concurrent Append, but Build
 // and PurchaseDays may run concurrently with each other.
 type Log struct {
@@ -84,17 +103,21 @@ func (l *Log) Append(e *Event) error {
 	if c == nil || len(c.user) == cap(c.user) {
 		size := min(max(1024, l.n), logChunkMax)
 		c = &logChunk{
-			user: make([]uint32, 0, size),
-			typ:  make([]uint16, 0, size),
-			time: make([]int64, 0, size),
-			amt:  make([]int64, 0, size),
+			user:  make([]uint32, 0, size),
+			typ:   make([]uint16, 0, size),
+			time:  make([]int64, 0, size),
+			hasAm: make([]uint64, (size+63)/64),
 		}
 		l.chunks = append(l.chunks, c)
+	}
+	if m != 0 {
+		i := len(c.user)
+		c.hasAm[i>>6] |= 1 << (i & 63)
+		c.amt = append(c.amt, m)
 	}
 	c.user = append(c.user, u)
 	c.typ = append(c.typ, k)
 	c.time = append(c.time, ns)
-	c.amt = append(c.amt, m)
 	if l.n == 0 || ns < l.minT {
 		l.minT = ns
 	}
@@ -175,9 +198,11 @@ func (l *Log) Build(cfg BuilderConfig) (*Dataset, error) {
 	run(func(s int) {
 		sh, P := shards[s], uint32(p)
 		for _, c := range l.chunks {
+			am := amounts{c: c}
 			for i, u := range c.user {
+				m := am.next(i)
 				if P == 1 || u%P == uint32(s) {
-					sh.add(u/P, c.typ[i], c.time[i], c.amt[i])
+					sh.add(u/P, c.typ[i], c.time[i], m)
 				}
 			}
 		}
@@ -234,10 +259,11 @@ func (l *Log) PurchaseDays(cutoff time.Time, purchase []string, fn func(userID s
 	}
 	// Counting sort of the purchase events by user.
 	start := make([]uint32, len(l.ids)+1)
-	keep := func(c *logChunk, i int) bool { return isPur[c.typ[i]] && c.time[i] < tn && c.amt[i] >= 0 }
+	keep := func(c *logChunk, i int, m int64) bool { return isPur[c.typ[i]] && c.time[i] < tn && m >= 0 }
 	for _, c := range l.chunks {
+		am := amounts{c: c}
 		for i, u := range c.user {
-			if keep(c, i) {
+			if keep(c, i, am.next(i)) {
 				start[u+1]++
 			}
 		}
@@ -252,9 +278,10 @@ func (l *Log) PurchaseDays(cutoff time.Time, purchase []string, fn func(userID s
 	evs := make([]ev, start[len(l.ids)])
 	next := slices.Clone(start[:len(l.ids)])
 	for _, c := range l.chunks {
+		am := amounts{c: c}
 		for i, u := range c.user {
-			if keep(c, i) {
-				evs[next[u]] = ev{dayOf(c.time[i]), c.amt[i]}
+			if m := am.next(i); keep(c, i, m) {
+				evs[next[u]] = ev{dayOf(c.time[i]), m}
 				next[u]++
 			}
 		}

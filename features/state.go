@@ -246,21 +246,23 @@ func (c *cell) less(day int32, typ uint16) bool {
 // The zero State is empty and unbound: it can be decoded and vectorised, but
 // Add and Prune return ErrUnboundState.
 type State struct {
-	tab       *typeTable
-	fp        uint64
-	retention int32
-	foldDay   int32 // cells of days < foldDay have been folded into the totals
-	has       uint8
+	// The fields every Add touches come first, in one 64-byte line (a
+	// Builder's []State is page aligned and State is 256 bytes).
+	cells                               []cell // sorted by (day, typ)
+	maxTime, firstAct, lastAct, lastPur int64  // unix ns, valid per has
+	foldDay                             int32  // cells of days < foldDay have been folded into the totals
+	has                                 uint8
 
-	firstAct, lastAct, lastPur, maxTime int64 // unix ns, valid per has
+	hour [24]uint32 // activity events by UTC hour
+	wday [7]uint32  // activity events by UTC weekday, Sunday = 0
 
+	tab         *typeTable
+	fp          uint64
+	retention   int32
 	foldEvents  uint64 // folded activity events
 	foldOrders  uint64 // folded purchase events with amount >= 0
 	foldRevenue int64  // folded revenue, millionths
-
-	hour  [24]uint32 // activity events by UTC hour
-	wday  [7]uint32  // activity events by UTC weekday, Sunday = 0
-	cells []cell     // sorted by (day, typ)
+	_           [16]byte
 }
 
 // NewState returns an empty State bound to spec. It fails when spec is not
@@ -312,6 +314,7 @@ func (s *State) add(id uint16, flags uint8, ns, amt int64) {
 		s.maxTime = ns
 	}
 	s.has |= hasAny
+	day := floorDiv(ns, dayNs)
 	if flags&flagActivity != 0 {
 		if s.has&hasAct == 0 {
 			s.firstAct, s.lastAct = ns, ns
@@ -320,8 +323,8 @@ func (s *State) add(id uint16, flags uint8, ns, amt int64) {
 			s.firstAct = min(s.firstAct, ns)
 			s.lastAct = max(s.lastAct, ns)
 		}
-		s.hour[(floorDiv(ns, hourNs)%24+24)%24]++
-		s.wday[(floorDiv(ns, dayNs)%7+11)%7]++ // day 0, 1970-01-01, was a Thursday
+		s.hour[(ns-day*dayNs)/hourNs]++
+		s.wday[(day%7+11)%7]++ // day 0, 1970-01-01, was a Thursday
 	}
 	if flags&(flagPurchase|flagTarget) != 0 && amt >= 0 {
 		if s.has&hasPur == 0 || ns > s.lastPur {
@@ -336,12 +339,11 @@ func (s *State) add(id uint16, flags uint8, ns, amt int64) {
 	} else {
 		rev = amt
 	}
-	day := dayOf(ns)
-	if day < s.foldDay {
+	if day < int64(s.foldDay) {
 		s.fold(flags, 1, nneg, rev)
 		return
 	}
-	s.upsert(day, id, nneg, rev, ref)
+	s.upsert(int32(day), id, nneg, rev, ref)
 }
 
 // upsert adds one event to the cell (day, typ), creating it in order.
@@ -465,19 +467,33 @@ func (s *State) AppendBinary(b []byte) ([]byte, error) {
 	for _, h := range s.wday {
 		b = binary.AppendUvarint(b, uint64(h))
 	}
-	// Local type table: the ids used by cells, in order of first use.
-	var localBuf [32]uint16
+	// Type names: those used by cells, in id order, so that local indices
+	// keep the cells' (day, type) order and decoding needs no sort.
+	var localBuf [64]int32
 	local := localBuf[:0]
+	if s.tab != nil {
+		local = slices.Grow(local, len(s.tab.names))[:len(s.tab.names)]
+	}
+	for i := range local {
+		local[i] = -1
+	}
 	for i := range s.cells {
-		if !slices.Contains(local, s.cells[i].typ) {
-			local = append(local, s.cells[i].typ)
+		local[s.cells[i].typ] = 0
+	}
+	nt := int32(0)
+	for id, l := range local {
+		if l == 0 {
+			local[id] = nt
+			nt++
 		}
 	}
-	b = binary.AppendUvarint(b, uint64(len(local)))
-	for _, id := range local {
-		name := s.tab.names[id]
-		b = binary.AppendUvarint(b, uint64(len(name)))
-		b = append(b, name...)
+	b = binary.AppendUvarint(b, uint64(nt))
+	for id, l := range local {
+		if l >= 0 {
+			name := s.tab.names[id]
+			b = binary.AppendUvarint(b, uint64(len(name)))
+			b = append(b, name...)
+		}
 	}
 	b = binary.AppendUvarint(b, uint64(len(s.cells)))
 	prev := int64(s.foldDay)
@@ -489,7 +505,7 @@ func (s *State) AppendBinary(b []byte) ([]byte, error) {
 		c := &s.cells[i]
 		b = binary.AppendUvarint(b, uint64(int64(c.day)-prev))
 		prev = int64(c.day)
-		b = binary.AppendUvarint(b, uint64(slices.Index(local, c.typ)))
+		b = binary.AppendUvarint(b, uint64(local[c.typ]))
 		b = binary.AppendUvarint(b, uint64(c.n))
 		b = binary.AppendUvarint(b, uint64(c.nneg))
 		b = binary.AppendUvarint(b, uint64(c.rev))
@@ -498,11 +514,17 @@ func (s *State) AppendBinary(b []byte) ([]byte, error) {
 	return b, nil
 }
 
-// decoder reads the State encoding and remembers the first error.
+// decoder reads the State encoding and remembers the first error. It
+// advances an offset rather than reslicing, which would cost a write barrier
+// per field.
 type decoder struct {
 	b   []byte
+	off int
 	err error
 }
+
+// rest is the number of unread bytes.
+func (d *decoder) rest() int { return len(d.b) - d.off }
 
 func (d *decoder) fail(what string) {
 	if d.err == nil {
@@ -514,12 +536,12 @@ func (d *decoder) uvarint(what string) uint64 {
 	if d.err != nil {
 		return 0
 	}
-	v, n := binary.Uvarint(d.b)
+	v, n := binary.Uvarint(d.b[d.off:])
 	if n <= 0 {
 		d.fail(what)
 		return 0
 	}
-	d.b = d.b[n:]
+	d.off += n
 	return v
 }
 
@@ -527,12 +549,12 @@ func (d *decoder) varint(what string) int64 {
 	if d.err != nil {
 		return 0
 	}
-	v, n := binary.Varint(d.b)
+	v, n := binary.Varint(d.b[d.off:])
 	if n <= 0 {
 		d.fail(what)
 		return 0
 	}
-	d.b = d.b[n:]
+	d.off += n
 	return v
 }
 
@@ -603,11 +625,11 @@ func (s *State) decode(tab *typeTable, data []byte) error {
 		return fmt.Errorf("features: decode state: %w", ErrSpecMismatch)
 	}
 	s.fp, s.retention = fp, int32(ret)
-	if len(d.b) < 1 {
+	if d.rest() < 1 {
 		return fmt.Errorf("features: decode state: flags: %w", ErrCorruptState)
 	}
-	s.has = d.b[0]
-	d.b = d.b[1:]
+	s.has = d.b[d.off]
+	d.off++
 	if s.has&^hasAll != 0 || (s.has != 0 && s.has&hasAny == 0) {
 		return fmt.Errorf("features: decode state: flags %#x: %w", s.has, ErrCorruptState)
 	}
@@ -643,7 +665,7 @@ func (s *State) decode(tab *typeTable, data []byte) error {
 		d.fail("activity histogram without activity")
 	}
 	ntypes := d.uvarint("type count")
-	if d.err == nil && ntypes > uint64(len(d.b)) {
+	if d.err == nil && ntypes > uint64(d.rest()) {
 		d.fail("type count exceeds input")
 	}
 	if d.err != nil {
@@ -652,14 +674,14 @@ func (s *State) decode(tab *typeTable, data []byte) error {
 	local := make([]uint16, ntypes)
 	for i := range local {
 		l := d.uvarint("type name length")
-		if d.err == nil && l > uint64(len(d.b)) {
+		if d.err == nil && l > uint64(d.rest()) {
 			d.fail("type name exceeds input")
 		}
 		if d.err != nil {
 			return d.err
 		}
-		name := string(d.b[:l])
-		d.b = d.b[l:]
+		name := string(d.b[d.off : d.off+int(l)])
+		d.off += int(l)
 		if _, dup := tab.ids[name]; dup {
 			return fmt.Errorf("features: decode state: duplicate type %q: %w", name, ErrCorruptState)
 		}
@@ -670,7 +692,7 @@ func (s *State) decode(tab *typeTable, data []byte) error {
 		local[i] = id
 	}
 	ncells := d.uvarint("cell count")
-	if d.err == nil && ncells > uint64(len(d.b))/6 {
+	if d.err == nil && ncells > uint64(d.rest())/6 {
 		d.fail("cell count exceeds input")
 	}
 	if d.err != nil {
@@ -703,7 +725,7 @@ func (s *State) decode(tab *typeTable, data []byte) error {
 		c.day, c.typ, c.rev, c.ref = int32(day), local[li], int64(rev), int64(ref)
 		s.cells = append(s.cells, c)
 	}
-	if d.err == nil && len(d.b) != 0 {
+	if d.err == nil && d.rest() != 0 {
 		d.fail("trailing bytes")
 	}
 	if d.err != nil {
@@ -712,8 +734,8 @@ func (s *State) decode(tab *typeTable, data []byte) error {
 	if len(s.cells) > 0 && (s.has&hasAny == 0 || s.cells[len(s.cells)-1].day > dayOf(s.maxTime)) {
 		return fmt.Errorf("features: decode state: cell after last event: %w", ErrCorruptState)
 	}
-	// Local ids differ from table ids, so restore the (day, id) order.
-	slices.SortFunc(s.cells, func(a, b cell) int {
+	// Encoded local indices keep the order; other input may not.
+	cmpCell := func(a, b cell) int {
 		if a.less(b.day, b.typ) {
 			return -1
 		}
@@ -721,7 +743,10 @@ func (s *State) decode(tab *typeTable, data []byte) error {
 			return 1
 		}
 		return 0
-	})
+	}
+	if !slices.IsSortedFunc(s.cells, cmpCell) {
+		slices.SortFunc(s.cells, cmpCell)
+	}
 	for i := 1; i < len(s.cells); i++ {
 		if s.cells[i].day == s.cells[i-1].day && s.cells[i].typ == s.cells[i-1].typ {
 			return fmt.Errorf("features: decode state: duplicate cell: %w", ErrCorruptState)

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // eventMix is the realistic mix of event types used by the property tests
@@ -428,4 +429,14 @@ func nanToNum(v []float64) []float64 {
 		}
 	}
 	return v
+}
+
+func TestStateSize(t *testing.T) {
+	// The hot fields share a cache line only if State stays 256 bytes.
+	if n := unsafe.Sizeof(State{}); n != 256 {
+		t.Errorf("State is %d bytes, want 256", n)
+	}
+	if n := unsafe.Sizeof(cell{}); n != 32 {
+		t.Errorf("cell is %d bytes, want 32", n)
+	}
 }
