@@ -27,15 +27,27 @@ func BenchmarkFitBGNBDMaster(b *testing.B) {
 }
 
 // BenchmarkFitBGNBDSimulated fits customers simulated from btydSimTruth at
-// three sizes and reports the largest relative error of the four
-// parameters; at 1e6 customers it fails above 2%. The simulation is not
-// timed (its time is reported as sim-s).
+// three sizes with exact purchase times and reports the largest relative
+// error of the four parameters; at 1e6 customers it fails above 2%. The
+// "days" case simulates a shop's day-resolution dates (same-day purchases
+// merged), which compress to fewer patterns; it only reports its error,
+// because merging drops same-day repeat purchases and biases the rates by
+// a few percent (about +5% on α here). The simulation is not timed (its
+// time is reported as sim-s).
 // Run: go test ./training/ -run '^$' -bench FitBGNBDSimulated -benchtime 3x
 func BenchmarkFitBGNBDSimulated(b *testing.B) {
-	for _, n := range []int{10_000, 100_000, 1_000_000} {
-		b.Run(fmt.Sprintf("customers=%d", n), func(b *testing.B) {
+	for _, c := range []struct {
+		n    int
+		days bool
+	}{{10_000, false}, {100_000, false}, {1_000_000, false}, {1_000_000, true}} {
+		n := c.n
+		name := fmt.Sprintf("customers=%d", n)
+		if c.days {
+			name += ",days"
+		}
+		b.Run(name, func(b *testing.B) {
 			start := time.Now()
-			data := simulateBGNBD(n, btydSimTruth, btydSimBirthDays, btydSimCalDays, 1, false)
+			data := simulateBGNBD(n, btydSimTruth, btydSimBirthDays, btydSimCalDays, 1, c.days)
 			sim := time.Since(start)
 			b.ReportAllocs()
 			var fit *BGNBDFit
@@ -47,7 +59,7 @@ func BenchmarkFitBGNBDSimulated(b *testing.B) {
 			}
 			p, tr := fit.Params, btydSimTruth
 			worst := max(math.Abs(p.R/tr.R-1), math.Abs(p.Alpha/tr.Alpha-1), math.Abs(p.A/tr.A-1), math.Abs(p.B/tr.B-1))
-			if n >= 1_000_000 && worst > 0.02 {
+			if n >= 1_000_000 && !c.days && worst > 0.02 {
 				b.Fatalf("recovered %+v, true %+v: worst relative error %.4f > 2%%", p, tr, worst)
 			}
 			b.ReportMetric(worst, "max-rel-err")

@@ -138,20 +138,20 @@ var btydPage = template.Must(template.New("btyd").Funcs(template.FuncMap{
 body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:960px;color:#222;padding:0 1em}
 h1{font-size:1.5em}h2{font-size:1.15em;margin-top:1.8em}
 table{border-collapse:collapse;margin:.5em 0}td,th{padding:.25em .8em;border-bottom:1px solid #ddd;text-align:right}
-td:first-child,th:first-child,td.l{text-align:left}.note{color:#666;font-size:.9em}.warn{color:#a40}
+td:first-child,th:first-child,.l{text-align:left}.note{color:#666;font-size:.9em}.warn{color:#a40}
 svg{display:block;margin:.5em 0}svg text{font:12px system-ui,sans-serif;fill:#333}
 </style></head><body>
 <h1>{{.Title}}</h1>
 <p>BG/NBD purchase model{{if .GG}} and Gamma-Gamma spend model{{end}}, fitted on
 {{f 0 .BG.Customers}} customers ({{.BG.Patterns}} distinct (x, t<sub>x</sub>, T)), calibration period ending {{.Cal}}{{if .Hold}}, holdout to {{.Hold}}{{end}}; time unit: {{.Unit}}.</p>
 <h2>BG/NBD parameters</h2>
-<table><tr><th>parameter</th><th>meaning</th><th>estimate</th><th>std. error</th></tr>
+<table><tr><th>parameter</th><th class="l">meaning</th><th>estimate</th><th>std. error</th></tr>
 {{range .BGRows}}<tr><td>{{.Name}}</td><td class="l">{{.Meaning}}</td><td>{{f 4 .Value}}</td><td>{{f 4 .SE}}</td></tr>
 {{end}}</table>
 <p>Log-likelihood {{f 2 .BG.LogLikelihood}}; {{.BG.Iterations}} iterations, gradient {{printf "%.1e" .BG.GradNorm}}.</p>
 {{range .BG.Warnings}}<p class="warn">{{.}}</p>{{end}}
 {{if .GG}}<h2>Gamma-Gamma parameters</h2>
-<table><tr><th>parameter</th><th>meaning</th><th>estimate</th><th>std. error</th></tr>
+<table><tr><th>parameter</th><th class="l">meaning</th><th>estimate</th><th>std. error</th></tr>
 {{range .GGRows}}<tr><td>{{.Name}}</td><td class="l">{{.Meaning}}</td><td>{{f 4 .Value}}</td><td>{{f 4 .SE}}</td></tr>
 {{end}}</table>
 <p>{{.GG.Customers}} repeat customers{{if .GG.Skipped}} ({{.GG.Skipped}} skipped: no positive spend){{end}}; mean order value p·v/(q−1) = {{f 2 .MeanSpend}}; log-likelihood {{f 2 .GG.LogLikelihood}}.</p>
@@ -293,6 +293,7 @@ func btydSVGLines(xs []float64, series []btydSeries, vline float64, xTitle, yTit
 	}
 	if vline > 0 {
 		fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%d" y2="%.1f" stroke="#888" stroke-dasharray="4 4"/>`, px(vline), px(vline), btydSVGTop, btydSVGTop+plotH)
+		fmt.Fprintf(&b, `<text x="%.1f" y="%d">calibration end</text>`, px(vline)+4, btydSVGTop+12)
 	}
 	for i, s := range series {
 		var pts strings.Builder
