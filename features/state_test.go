@@ -415,6 +415,17 @@ func FuzzStateUnmarshal(f *testing.F) {
 			if (err1 == nil) != (err2 == nil) || (err1 == nil && !slices.Equal(nanToNum(v1), nanToNum(v2))) {
 				t.Fatalf("vectors differ after re-encoding: %v %v", err1, err2)
 			}
+			// A decoded bound State accepts new events and prunes.
+			if st.tab.cls != nil {
+				e := ev("u", "login", time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), 1)
+				if err := st.Add(&e); err != nil {
+					t.Fatal(err)
+				}
+				_ = st.Prune(cut)
+				if _, err := st.MarshalBinary(); err != nil {
+					t.Fatal(err)
+				}
+			}
 		}
 	})
 }
@@ -433,6 +444,9 @@ func nanToNum(v []float64) []float64 {
 
 func TestStateSize(t *testing.T) {
 	// The hot fields share a cache line only if State stays 256 bytes.
+	if unsafe.Sizeof(uintptr(0)) != 8 {
+		t.Skip("layout is tuned for 64-bit platforms")
+	}
 	if n := unsafe.Sizeof(State{}); n != 256 {
 		t.Errorf("State is %d bytes, want 256", n)
 	}
