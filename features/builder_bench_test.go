@@ -47,7 +47,7 @@ var (
 	benchData = map[string]*benchEvents{}
 )
 
-// getBenchEvents returns n events over benchUsers users with the eventMix
+// getBenchEvents returns n events over benchUsers users with the pitEventMix
 // type mix, heavy-tailed user activity (user index ∝ x², x uniform) in
 // sessions of 4 events on average, and times increasing through
 // [T − 730 d, T + 30 d) with a few hours of jitter, like an export sorted by
@@ -68,7 +68,7 @@ func getBenchEvents(n int, random bool) *benchEvents {
 	}
 	var cum []int
 	total := 0
-	for _, m := range eventMix {
+	for _, m := range pitEventMix {
 		total += m.weight
 		cum = append(cum, total)
 		d.names = append(d.names, m.name)
@@ -89,7 +89,7 @@ func getBenchEvents(n int, random bool) *benchEvents {
 		}
 		d.typ[i] = uint8(k)
 		d.time[i] = start + int64(span*float64(i)/float64(n)) + r.Int64N(int64(3*time.Hour))
-		switch eventMix[k].name {
+		switch pitEventMix[k].name {
 		case "purchase", "order":
 			d.amt[i] = math.Round(r.ExpFloat64()*4000) / 100
 		case "refund":
@@ -244,7 +244,7 @@ func BenchmarkStateRoundTrip(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	g := newEventGen(3, 1)
+	g := newPitEventGen(3, 1)
 	st := f.NewState()
 	for _, e := range g.events(300, benchCutoff.AddDate(-1, 0, 0), benchCutoff) {
 		if err := st.Add(&e); err != nil {
@@ -252,7 +252,7 @@ func BenchmarkStateRoundTrip(b *testing.B) {
 		}
 	}
 	enc, _ := st.MarshalBinary()
-	e := ev("user000000", "login", benchCutoff, 0)
+	e := tev("user000000", "login", benchCutoff, 0)
 	vec := make([]float64, 0, f.Len())
 	b.ReportAllocs()
 	b.ReportMetric(float64(len(enc)), "B/state")

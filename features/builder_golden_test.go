@@ -19,7 +19,7 @@ func init() {
 	}
 }
 
-func updateGoldens() bool {
+func updateBuilderGoldens() bool {
 	f := flag.Lookup("update")
 	return f != nil && f.Value.String() == "true"
 }
@@ -30,33 +30,33 @@ func updateGoldens() bool {
 func goldenEvents() []Event {
 	d := func(m time.Month, day, h, min int) time.Time { return time.Date(2024, m, day, h, min, 0, 0, time.UTC) }
 	return []Event{
-		ev("alice", "login", d(1, 5, 9, 0), 0),
-		ev("alice", "page_view", d(1, 5, 9, 5), 0),
-		ev("alice", "add_to_cart", d(1, 5, 9, 7), 0),
-		ev("alice", "purchase", d(1, 5, 9, 10), 49.9),
-		ev("alice", "login", d(2, 20, 18, 30), 0),
-		ev("alice", "page_view", d(2, 20, 18, 31), 0),
-		ev("alice", "add_to_cart", d(2, 28, 21, 0), 0),
-		ev("alice", "login", d(3, 1, 11, 59), 0),
-		ev("alice", "purchase", d(3, 4, 10, 0), 20), // in the horizon
-		ev("bob", "login", d(2, 3, 7, 0), 0),        // Saturday
-		ev("bob", "view_pricing", d(2, 3, 7, 2), 0),
-		ev("bob", "purchase", d(2, 4, 8, 0), 120), // Sunday
-		ev("bob", "purchase", d(2, 10, 8, 0), -40),
-		ev("bob", "refund", d(2, 11, 8, 0), -15.5),
-		ev("bob", "support_ticket", d(2, 26, 8, 0), 0),
-		ev("bob", "page_view", d(2, 27, 8, 0), 0),
-		ev("carol", "page_view", d(1, 2, 23, 0), 0),
-		ev("carol", "search", d(1, 2, 23, 10), 0),
-		ev("carol", "page_view", d(1, 16, 23, 0), 0),
-		ev("carol", "search", d(1, 30, 22, 0), 0),
-		ev("carol", "page_view", d(3, 20, 9, 0), 0), // after the horizon
-		ev("dave", "login", d(3, 2, 9, 0), 0),       // after T only: not eligible
-		ev("erin", "login", d(1, 5, 12, 0), 0),
-		ev("erin", "order", d(1, 5, 12, 5), 15),
-		ev("erin", "order", d(1, 5, 13, 0), 5),
-		ev("erin", "email_open", d(2, 29, 6, 0), 0),
-		ev("erin", "login", d(3, 14, 12, 0), 0), // at T+H exactly: outside
+		tev("alice", "login", d(1, 5, 9, 0), 0),
+		tev("alice", "page_view", d(1, 5, 9, 5), 0),
+		tev("alice", "add_to_cart", d(1, 5, 9, 7), 0),
+		tev("alice", "purchase", d(1, 5, 9, 10), 49.9),
+		tev("alice", "login", d(2, 20, 18, 30), 0),
+		tev("alice", "page_view", d(2, 20, 18, 31), 0),
+		tev("alice", "add_to_cart", d(2, 28, 21, 0), 0),
+		tev("alice", "login", d(3, 1, 11, 59), 0),
+		tev("alice", "purchase", d(3, 4, 10, 0), 20), // in the horizon
+		tev("bob", "login", d(2, 3, 7, 0), 0),        // Saturday
+		tev("bob", "view_pricing", d(2, 3, 7, 2), 0),
+		tev("bob", "purchase", d(2, 4, 8, 0), 120), // Sunday
+		tev("bob", "purchase", d(2, 10, 8, 0), -40),
+		tev("bob", "refund", d(2, 11, 8, 0), -15.5),
+		tev("bob", "support_ticket", d(2, 26, 8, 0), 0),
+		tev("bob", "page_view", d(2, 27, 8, 0), 0),
+		tev("carol", "page_view", d(1, 2, 23, 0), 0),
+		tev("carol", "search", d(1, 2, 23, 10), 0),
+		tev("carol", "page_view", d(1, 16, 23, 0), 0),
+		tev("carol", "search", d(1, 30, 22, 0), 0),
+		tev("carol", "page_view", d(3, 20, 9, 0), 0), // after the horizon
+		tev("dave", "login", d(3, 2, 9, 0), 0),       // after T only: not eligible
+		tev("erin", "login", d(1, 5, 12, 0), 0),
+		tev("erin", "order", d(1, 5, 12, 5), 15),
+		tev("erin", "order", d(1, 5, 13, 0), 5),
+		tev("erin", "email_open", d(2, 29, 6, 0), 0),
+		tev("erin", "login", d(3, 14, 12, 0), 0), // at T+H exactly: outside
 	}
 }
 
@@ -78,7 +78,7 @@ func TestGoldenSnapshot(t *testing.T) {
 		Spec:    tmpl,
 		Learn:   true,
 	}
-	ds := buildAll(t, cfg, goldenEvents())
+	ds := buildSnapshot(t, cfg, goldenEvents())
 	var csvOut bytes.Buffer
 	if err := WriteCSV(&csvOut, ds); err != nil {
 		t.Fatal(err)
@@ -88,8 +88,8 @@ func TestGoldenSnapshot(t *testing.T) {
 		t.Fatal(err)
 	}
 	specOut = append(specOut, '\n')
-	checkGolden(t, "snapshot.csv.golden", csvOut.Bytes())
-	checkGolden(t, "spec.json.golden", specOut)
+	checkBuilderGolden(t, "snapshot.csv.golden", csvOut.Bytes())
+	checkBuilderGolden(t, "spec.json.golden", specOut)
 
 	// The horizon is covered (erin's login is at T+H), so the CSV has labels;
 	// without a horizon it has none.
@@ -99,7 +99,7 @@ func TestGoldenSnapshot(t *testing.T) {
 	}
 	cfg.Horizon = 0
 	var noLabels bytes.Buffer
-	if err := WriteCSV(&noLabels, buildAll(t, cfg, goldenEvents())); err != nil {
+	if err := WriteCSV(&noLabels, buildSnapshot(t, cfg, goldenEvents())); err != nil {
 		t.Fatal(err)
 	}
 	if h, _, _ := strings.Cut(noLabels.String(), "\n"); strings.Contains(h, "churn") {
@@ -107,10 +107,10 @@ func TestGoldenSnapshot(t *testing.T) {
 	}
 }
 
-func checkGolden(t *testing.T, name string, got []byte) {
+func checkBuilderGolden(t *testing.T, name string, got []byte) {
 	t.Helper()
 	path := filepath.Join("testdata", "builder", name)
-	if updateGoldens() {
+	if updateBuilderGoldens() {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			t.Fatal(err)
 		}

@@ -13,12 +13,12 @@ import (
 var tcut = time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)
 
 // before returns the time d days and h hours before tcut.
-func before(d, h float64) time.Time {
+func beforeCut(d, h float64) time.Time {
 	return tcut.Add(-time.Duration((d*24 + h) * float64(time.Hour)))
 }
 
 // ev is a short Event constructor for tests.
-func ev(user, name string, t time.Time, amount float64) Event {
+func tev(user, name string, t time.Time, amount float64) Event {
 	return Event{UserID: user, Name: name, Time: t, Amount: amount}
 }
 
@@ -136,9 +136,9 @@ func TestRecencyTenure(t *testing.T) {
 			// 10 days before: tenure 10. Last purchase 3 d 12 h before: 3.5.
 			name: "exact times",
 			events: []Event{
-				ev("u", "login", before(1, 6), 0),
-				ev("u", "login", before(10, 0), 0),
-				ev("u", "purchase", before(3, 12), 20),
+				tev("u", "login", beforeCut(1, 6), 0),
+				tev("u", "login", beforeCut(10, 0), 0),
+				tev("u", "purchase", beforeCut(3, 12), 20),
 			},
 			want: map[string]float64{"recency_days": 1.25, "tenure_days": 10,
 				"recency_purchase_days": 3.5, "ever_purchased": 1},
@@ -146,20 +146,20 @@ func TestRecencyTenure(t *testing.T) {
 		{
 			// No purchase: recency_purchase_days = 2 × longest window = 60.
 			name:   "never purchased",
-			events: []Event{ev("u", "login", before(2, 0), 0)},
+			events: []Event{tev("u", "login", beforeCut(2, 0), 0)},
 			want:   map[string]float64{"recency_days": 2, "tenure_days": 2, "recency_purchase_days": 60, "ever_purchased": 0},
 		},
 		{
 			// A purchase with a negative amount is a return, not a purchase.
 			name:   "return is not a purchase",
-			events: []Event{ev("u", "purchase", before(1, 0), -5)},
+			events: []Event{tev("u", "purchase", beforeCut(1, 0), -5)},
 			want:   map[string]float64{"recency_purchase_days": 60, "ever_purchased": 0, "recency_days": 1},
 		},
 		{
 			// The target event counts as a purchase for recency: 2 days.
 			name:   "target event",
 			spec:   upgrade,
-			events: []Event{ev("u", "login", before(1, 0), 0), ev("u", "upgrade", before(2, 0), 0)},
+			events: []Event{tev("u", "login", beforeCut(1, 0), 0), tev("u", "upgrade", beforeCut(2, 0), 0)},
 			want:   map[string]float64{"recency_purchase_days": 2, "ever_purchased": 1},
 		},
 	})
@@ -174,13 +174,13 @@ func TestFrequency(t *testing.T) {
 			// active_days_7d = {1,2,7} = 3; active_days_30d = {1,2,7,8,30} = 5.
 			name: "midnight cutoff",
 			events: []Event{
-				ev("u", "login", before(0, 1), 0),  // age 1
-				ev("u", "login", before(1, 1), 0),  // age 2
-				ev("u", "search", before(1, 2), 0), // age 2
-				ev("u", "login", before(6, 23), 0), // age 7
-				ev("u", "login", before(7, 1), 0),  // age 8
-				ev("u", "login", before(29, 23), 0),
-				ev("u", "login", before(30, 23), 0), // age 31
+				tev("u", "login", beforeCut(0, 1), 0),  // age 1
+				tev("u", "login", beforeCut(1, 1), 0),  // age 2
+				tev("u", "search", beforeCut(1, 2), 0), // age 2
+				tev("u", "login", beforeCut(6, 23), 0), // age 7
+				tev("u", "login", beforeCut(7, 1), 0),  // age 8
+				tev("u", "login", beforeCut(29, 23), 0),
+				tev("u", "login", beforeCut(30, 23), 0), // age 31
 			},
 			want: map[string]float64{"events_7d": 4, "events_30d": 6, "events_total": 7,
 				"active_days_7d": 3, "active_days_30d": 5},
@@ -193,10 +193,10 @@ func TestFrequency(t *testing.T) {
 			name:   "mid-day cutoff",
 			cutoff: noon,
 			events: []Event{
-				ev("u", "login", time.Date(2024, 3, 1, 11, 0, 0, 0, time.UTC), 0),
-				ev("u", "login", time.Date(2024, 2, 29, 13, 0, 0, 0, time.UTC), 0),
-				ev("u", "login", time.Date(2024, 2, 24, 0, 0, 0, 0, time.UTC), 0),
-				ev("u", "login", time.Date(2024, 2, 23, 23, 0, 0, 0, time.UTC), 0),
+				tev("u", "login", time.Date(2024, 3, 1, 11, 0, 0, 0, time.UTC), 0),
+				tev("u", "login", time.Date(2024, 2, 29, 13, 0, 0, 0, time.UTC), 0),
+				tev("u", "login", time.Date(2024, 2, 24, 0, 0, 0, 0, time.UTC), 0),
+				tev("u", "login", time.Date(2024, 2, 23, 23, 0, 0, 0, time.UTC), 0),
 			},
 			want: map[string]float64{"events_7d": 3, "active_days_7d": 3, "events_30d": 4,
 				"recency_days": 1.0 / 24, "tenure_days": 6 + 13.0/24},
@@ -206,15 +206,15 @@ func TestFrequency(t *testing.T) {
 
 func TestMonetary(t *testing.T) {
 	events := []Event{
-		ev("u", "purchase", before(0, 2), 10),    // age 1
-		ev("u", "purchase", before(4, 2), 30),    // age 5
-		ev("u", "purchase", before(2, 2), -8),    // age 3: a return, refund 8
-		ev("u", "order", before(19, 2), 25.5),    // age 20
-		ev("u", "refund", before(9, 2), -4),      // age 10
-		ev("u", "purchase", before(39, 2), 100),  // age 40: total only
-		ev("u", "login", before(1, 2), 7),        // not a purchase type: no revenue
-		ev("u", "purchase", before(399, 2), 50),  // age 400: beyond retention
-		ev("u", "purchase", before(399, 3), 0.1), // same day, tiny
+		tev("u", "purchase", beforeCut(0, 2), 10),    // age 1
+		tev("u", "purchase", beforeCut(4, 2), 30),    // age 5
+		tev("u", "purchase", beforeCut(2, 2), -8),    // age 3: a return, refund 8
+		tev("u", "order", beforeCut(19, 2), 25.5),    // age 20
+		tev("u", "refund", beforeCut(9, 2), -4),      // age 10
+		tev("u", "purchase", beforeCut(39, 2), 100),  // age 40: total only
+		tev("u", "login", beforeCut(1, 2), 7),        // not a purchase type: no revenue
+		tev("u", "purchase", beforeCut(399, 2), 50),  // age 400: beyond retention
+		tev("u", "purchase", beforeCut(399, 3), 0.1), // same day, tiny
 	}
 	runFeatureCases(t, []featureCase{{
 		// revenue_7d = 10+30 = 40, orders_7d = 2 (the return is no order),
@@ -229,7 +229,7 @@ func TestMonetary(t *testing.T) {
 	}, {
 		// Only a login with an amount: no orders, aov 0, revenue 0.
 		name:   "no orders",
-		events: []Event{ev("u", "login", before(1, 0), 12)},
+		events: []Event{tev("u", "login", beforeCut(1, 0), 12)},
 		want:   map[string]float64{"revenue_total": 0, "orders_total": 0, "aov": 0, "revenue_7d": 0},
 	}})
 }
@@ -243,12 +243,12 @@ func TestUsage(t *testing.T) {
 		// distinct_types_7d = {login, purchase, page_view} = 3, 30d = 4.
 		name: "vocabulary and other",
 		events: []Event{
-			ev("u", "login", before(0, 1), 0), ev("u", "login", before(0, 2), 0), ev("u", "login", before(0, 3), 0),
-			ev("u", "login", before(9, 1), 0),
-			ev("u", "purchase", before(1, 1), 5),
-			ev("u", "page_view", before(4, 1), 0), ev("u", "page_view", before(4, 2), 0),
-			ev("u", "search", before(19, 1), 0),
-			ev("u", "search", before(30, 1), 0),
+			tev("u", "login", beforeCut(0, 1), 0), tev("u", "login", beforeCut(0, 2), 0), tev("u", "login", beforeCut(0, 3), 0),
+			tev("u", "login", beforeCut(9, 1), 0),
+			tev("u", "purchase", beforeCut(1, 1), 5),
+			tev("u", "page_view", beforeCut(4, 1), 0), tev("u", "page_view", beforeCut(4, 2), 0),
+			tev("u", "search", beforeCut(19, 1), 0),
+			tev("u", "search", beforeCut(30, 1), 0),
 		},
 		want: map[string]float64{"n_login_7d": 3, "n_login_30d": 4, "n_purchase_7d": 1, "n_purchase_30d": 1,
 			"n_other_7d": 2, "n_other_30d": 3, "distinct_types_7d": 3, "distinct_types_30d": 4},
@@ -262,10 +262,10 @@ func TestTrendRhythm(t *testing.T) {
 			// 61 (neither): trend = (5+1)/(2+1) = 2.
 			name: "trend",
 			events: []Event{
-				ev("u", "login", before(0, 1), 0), ev("u", "login", before(0, 2), 0),
-				ev("u", "login", before(14, 1), 0), ev("u", "login", before(29, 1), 0),
-				ev("u", "login", before(29, 2), 0), ev("u", "login", before(30, 1), 0),
-				ev("u", "login", before(59, 1), 0), ev("u", "login", before(60, 1), 0),
+				tev("u", "login", beforeCut(0, 1), 0), tev("u", "login", beforeCut(0, 2), 0),
+				tev("u", "login", beforeCut(14, 1), 0), tev("u", "login", beforeCut(29, 1), 0),
+				tev("u", "login", beforeCut(29, 2), 0), tev("u", "login", beforeCut(30, 1), 0),
+				tev("u", "login", beforeCut(59, 1), 0), tev("u", "login", beforeCut(60, 1), 0),
 			},
 			want: map[string]float64{"trend_30d": 2},
 		},
@@ -277,9 +277,9 @@ func TestTrendRhythm(t *testing.T) {
 			// (age 45) in 31..60: (5+1)/(1+1) = 3.
 			name: "gaps and overdue",
 			events: []Event{
-				ev("u", "login", before(1, 12), 0), ev("u", "search", before(1, 13), 0),
-				ev("u", "login", before(4, 1), 0), ev("u", "login", before(10, 1), 0),
-				ev("u", "login", before(19, 1), 0), ev("u", "login", before(44, 1), 0),
+				tev("u", "login", beforeCut(1, 12), 0), tev("u", "search", beforeCut(1, 13), 0),
+				tev("u", "login", beforeCut(4, 1), 0), tev("u", "login", beforeCut(10, 1), 0),
+				tev("u", "login", beforeCut(19, 1), 0), tev("u", "login", beforeCut(44, 1), 0),
 			},
 			want: map[string]float64{"gap_mean_days": 6, "gap_std_days": math.Sqrt(6), "overdue": 0.25, "trend_30d": 3},
 		},
@@ -288,7 +288,7 @@ func TestTrendRhythm(t *testing.T) {
 			// std = 0 and overdue = recency / max(0, 1) = 60/24 = 2.5; trend
 			// (2+1)/(0+1) = 3.
 			name:   "single active day",
-			events: []Event{ev("u", "login", before(3, 0), 0), ev("u", "login", before(2, 12), 0)},
+			events: []Event{tev("u", "login", beforeCut(3, 0), 0), tev("u", "login", beforeCut(2, 12), 0)},
 			want:   map[string]float64{"gap_mean_days": 0, "gap_std_days": 0, "overdue": 2.5, "trend_30d": 3},
 		},
 	})
@@ -303,14 +303,14 @@ func TestIntent(t *testing.T) {
 			// page at age 40: 0, 0. Two support tickets at age 1: 2, 2.
 			name: "families",
 			events: []Event{
-				ev("u", "add_to_cart", before(1, 1), 0),
-				ev("u", "add_to_cart", before(9, 1), 0),
-				ev("u", "purchase", before(4, 1), 10),
-				ev("u", "view_pricing", before(2, 1), 0),
-				ev("u", "pricing", before(19, 1), 0),
-				ev("u", "cancel_page", before(39, 1), 0),
-				ev("u", "support_ticket", before(0, 1), 0),
-				ev("u", "ticket", before(0, 2), 0),
+				tev("u", "add_to_cart", beforeCut(1, 1), 0),
+				tev("u", "add_to_cart", beforeCut(9, 1), 0),
+				tev("u", "purchase", beforeCut(4, 1), 10),
+				tev("u", "view_pricing", beforeCut(2, 1), 0),
+				tev("u", "pricing", beforeCut(19, 1), 0),
+				tev("u", "cancel_page", beforeCut(39, 1), 0),
+				tev("u", "support_ticket", beforeCut(0, 1), 0),
+				tev("u", "ticket", beforeCut(0, 2), 0),
 			},
 			want: map[string]float64{"cart_without_purchase_7d": 1, "cart_without_purchase_30d": 1,
 				"pricing_views_7d": 1, "pricing_views_30d": 2, "cancel_views_7d": 0, "cancel_views_30d": 0,
@@ -322,15 +322,15 @@ func TestIntent(t *testing.T) {
 			// 2 in 30 (a return at age 1 is not a purchase).
 			name: "same day and never",
 			events: []Event{
-				ev("v", "cart", before(1, 1), 0), ev("v", "purchase", before(1, 5), 3),
+				tev("v", "cart", beforeCut(1, 1), 0), tev("v", "purchase", beforeCut(1, 5), 3),
 			},
 			want: map[string]float64{"cart_without_purchase_7d": 0, "cart_without_purchase_30d": 0},
 		},
 		{
 			name: "no purchase ever",
 			events: []Event{
-				ev("w", "checkout_start", before(7, 1), 0), ev("w", "cart_add", before(29, 1), 0),
-				ev("w", "purchase", before(0, 1), -3),
+				tev("w", "checkout_start", beforeCut(7, 1), 0), tev("w", "cart_add", beforeCut(29, 1), 0),
+				tev("w", "purchase", beforeCut(0, 1), -3),
 			},
 			want: map[string]float64{"cart_without_purchase_7d": 0, "cart_without_purchase_30d": 2},
 		},
@@ -344,10 +344,10 @@ func TestTimeOfDay(t *testing.T) {
 			// 10:59: weekend share 2/4 = 0.5; hour 10 has 3 events: peak 10.
 			name: "weekend and peak",
 			events: []Event{
-				ev("u", "login", time.Date(2024, 2, 24, 10, 0, 0, 0, time.UTC), 0),
-				ev("u", "login", time.Date(2024, 2, 25, 10, 30, 0, 0, time.UTC), 0),
-				ev("u", "login", time.Date(2024, 2, 26, 15, 0, 0, 0, time.UTC), 0),
-				ev("u", "login", time.Date(2024, 2, 27, 10, 59, 0, 0, time.UTC), 0),
+				tev("u", "login", time.Date(2024, 2, 24, 10, 0, 0, 0, time.UTC), 0),
+				tev("u", "login", time.Date(2024, 2, 25, 10, 30, 0, 0, time.UTC), 0),
+				tev("u", "login", time.Date(2024, 2, 26, 15, 0, 0, 0, time.UTC), 0),
+				tev("u", "login", time.Date(2024, 2, 27, 10, 59, 0, 0, time.UTC), 0),
 			},
 			want: map[string]float64{"weekend_share": 0.5, "peak_hour": 10},
 		},
@@ -356,8 +356,8 @@ func TestTimeOfDay(t *testing.T) {
 			// (negative unix time) is handled: 1969-12-28 was a Sunday.
 			name: "tie and pre-1970",
 			events: []Event{
-				ev("u", "login", time.Date(2024, 2, 27, 5, 0, 0, 0, time.UTC), 0),
-				ev("u", "login", time.Date(1969, 12, 28, 3, 0, 0, 0, time.UTC), 0),
+				tev("u", "login", time.Date(2024, 2, 27, 5, 0, 0, 0, time.UTC), 0),
+				tev("u", "login", time.Date(1969, 12, 28, 3, 0, 0, 0, time.UTC), 0),
 			},
 			want: map[string]float64{"weekend_share": 0.5, "peak_hour": 3},
 		},
@@ -375,9 +375,9 @@ func TestActivityEvents(t *testing.T) {
 		name: "login only",
 		spec: s,
 		events: []Event{
-			ev("u", "login", before(4, 0), 0),
-			ev("u", "page_view", before(1, 0), 0),
-			ev("u", "purchase", before(2, 0), 9),
+			tev("u", "login", beforeCut(4, 0), 0),
+			tev("u", "page_view", beforeCut(1, 0), 0),
+			tev("u", "purchase", beforeCut(2, 0), 9),
 		},
 		want: map[string]float64{"recency_days": 4, "events_7d": 1, "active_days_7d": 1, "n_other_7d": 1,
 			"revenue_7d": 9, "weekend_share": 0, "events_total": 1},
@@ -387,14 +387,14 @@ func TestActivityEvents(t *testing.T) {
 func TestLabelsEligibility(t *testing.T) {
 	h := 7 * 24 * time.Hour
 	evs := []Event{
-		ev("u1", "login", before(1, 0), 0), ev("u1", "login", tcut.Add(48*time.Hour), 0),
-		ev("u2", "login", before(5, 0), 0), ev("u2", "purchase", tcut.Add(h-time.Hour), 10),
-		ev("u3", "login", before(10, 0), 0), ev("u3", "purchase", tcut.Add(h), 10), // at T+H: outside
-		ev("u4", "login", before(90, 1), 0),                                               // age 91 > L = 90: not eligible
-		ev("u5", "login", before(89, 23), 0),                                              // age 90: eligible
-		ev("u6", "login", tcut, 0),                                                        // at T: labels only, not eligible
-		ev("u7", "login", before(1, 0), 0), ev("u7", "purchase", tcut.Add(time.Hour), -5), // return
-		ev("u8", "login", before(1, 0), 0), ev("u8", "email_open", tcut.Add(time.Hour), 0),
+		tev("u1", "login", beforeCut(1, 0), 0), tev("u1", "login", tcut.Add(48*time.Hour), 0),
+		tev("u2", "login", beforeCut(5, 0), 0), tev("u2", "purchase", tcut.Add(h-time.Hour), 10),
+		tev("u3", "login", beforeCut(10, 0), 0), tev("u3", "purchase", tcut.Add(h), 10), // at T+H: outside
+		tev("u4", "login", beforeCut(90, 1), 0),                                                // age 91 > L = 90: not eligible
+		tev("u5", "login", beforeCut(89, 23), 0),                                               // age 90: eligible
+		tev("u6", "login", tcut, 0),                                                            // at T: labels only, not eligible
+		tev("u7", "login", beforeCut(1, 0), 0), tev("u7", "purchase", tcut.Add(time.Hour), -5), // return
+		tev("u8", "login", beforeCut(1, 0), 0), tev("u8", "email_open", tcut.Add(time.Hour), 0),
 	}
 	run := func(t *testing.T, spec *Spec, cfg BuilderConfig, evs []Event) *Dataset {
 		t.Helper()
@@ -489,15 +489,15 @@ func TestLearnedSpec(t *testing.T) {
 	var evs []Event
 	add := func(name string, n int, t time.Time) {
 		for range n {
-			evs = append(evs, ev("u", name, t, 0))
+			evs = append(evs, tev("u", name, t, 0))
 		}
 	}
-	add("page_view", 3, before(1, 0))
-	add("login", 2, before(2, 0))
-	add("add_to_cart", 2, before(3, 0))
-	add("purchase", 1, before(3, 0))
-	add("other", 2, before(3, 0))
-	add("view_pricing", 1, before(100, 0))
+	add("page_view", 3, beforeCut(1, 0))
+	add("login", 2, beforeCut(2, 0))
+	add("add_to_cart", 2, beforeCut(3, 0))
+	add("purchase", 1, beforeCut(3, 0))
+	add("other", 2, beforeCut(3, 0))
+	add("view_pricing", 1, beforeCut(100, 0))
 	add("search", 5, tcut)
 	add("support_ticket", 1, tcut)
 	tmpl := DefaultSpec()
@@ -554,9 +554,9 @@ func TestBuilderRejects(t *testing.T) {
 		err  error
 	}{
 		{"zero time", Event{UserID: "u", Name: "x"}, ErrTimeRange},
-		{"year 3000", ev("u", "x", time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC), 0), ErrTimeRange},
-		{"NaN amount", ev("u", "x", before(1, 0), math.NaN()), ErrAmountRange},
-		{"huge amount", ev("u", "x", before(1, 0), 2e12), ErrAmountRange},
+		{"year 3000", tev("u", "x", time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC), 0), ErrTimeRange},
+		{"NaN amount", tev("u", "x", beforeCut(1, 0), math.NaN()), ErrAmountRange},
+		{"huge amount", tev("u", "x", beforeCut(1, 0), 2e12), ErrAmountRange},
 	}
 	for _, tc := range bad {
 		t.Run(tc.name, func(t *testing.T) {

@@ -13,7 +13,7 @@ import (
 // TestLogBuildMatchesBuilder: replaying a Log gives exactly the Builder's
 // Dataset, with 1, 2 and 3 workers, at several cutoffs from one Log.
 func TestLogBuildMatchesBuilder(t *testing.T) {
-	g := newEventGen(11, 300)
+	g := newPitEventGen(11, 300)
 	end := time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC)
 	evs := g.events(20000, end.AddDate(-2, 0, 0), end)
 	var l Log
@@ -28,7 +28,7 @@ func TestLogBuildMatchesBuilder(t *testing.T) {
 	h := 30 * 24 * time.Hour
 	for _, cutoff := range []time.Time{end.Add(-h), end.Add(-2 * h), end.Add(-2*h - 5*time.Hour)} {
 		cfg := BuilderConfig{Cutoff: cutoff, Horizon: h}
-		want := buildAll(t, cfg, evs)
+		want := buildSnapshot(t, cfg, evs)
 		for _, workers := range []int{1, 2, 3} {
 			t.Run(fmt.Sprintf("%s/workers%d", cutoff.Format(time.RFC3339), workers), func(t *testing.T) {
 				cfg.Workers = workers
@@ -66,16 +66,16 @@ func TestLogPurchaseDays(t *testing.T) {
 		// "a": two orders on 1997-01-01 merged (10 + 5), one on 01-03, a
 		// return on 01-05 (ignored), a page view (ignored), an order at the
 		// cutoff (ignored).
-		ev("a", "purchase", day(1997, 1, 1, 9), 10),
-		ev("a", "purchase", day(1997, 1, 1, 20), 5),
-		ev("a", "order", day(1997, 1, 3, 1), 2.5),
-		ev("a", "purchase", day(1997, 1, 5, 1), -3),
-		ev("a", "page_view", day(1997, 1, 6, 1), 0),
-		ev("a", "purchase", day(1997, 2, 1, 0), 7),
+		tev("a", "purchase", day(1997, 1, 1, 9), 10),
+		tev("a", "purchase", day(1997, 1, 1, 20), 5),
+		tev("a", "order", day(1997, 1, 3, 1), 2.5),
+		tev("a", "purchase", day(1997, 1, 5, 1), -3),
+		tev("a", "page_view", day(1997, 1, 6, 1), 0),
+		tev("a", "purchase", day(1997, 2, 1, 0), 7),
 		// "b": no purchase before the cutoff.
-		ev("b", "page_view", day(1997, 1, 2, 0), 0),
+		tev("b", "page_view", day(1997, 1, 2, 0), 0),
 		// "0c" sorts first.
-		ev("0c", "purchase", day(1996, 12, 31, 23), 1),
+		tev("0c", "purchase", day(1996, 12, 31, 23), 1),
 	}
 	var l Log
 	for i := range evs {
@@ -117,7 +117,7 @@ func TestLogPurchaseDays(t *testing.T) {
 
 func TestLogAppendErrors(t *testing.T) {
 	var l Log
-	for _, e := range []Event{{UserID: "u", Name: "x"}, ev("u", "x", tcut, math.Inf(1))} {
+	for _, e := range []Event{{UserID: "u", Name: "x"}, tev("u", "x", tcut, math.Inf(1))} {
 		if err := l.Append(&e); err == nil {
 			t.Errorf("Append(%+v) succeeded", e)
 		}
@@ -136,7 +136,7 @@ func TestLogChunks(t *testing.T) {
 	base := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
 	n := 2*logChunkMax + 1000
 	for i := range n {
-		e := ev(fmt.Sprint("u", i%7), "login", base.Add(time.Duration(i)*time.Minute), 0)
+		e := tev(fmt.Sprint("u", i%7), "login", base.Add(time.Duration(i)*time.Minute), 0)
 		if err := l.Append(&e); err != nil {
 			t.Fatal(err)
 		}

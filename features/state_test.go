@@ -11,9 +11,9 @@ import (
 	"unsafe"
 )
 
-// eventMix is the realistic mix of event types used by the property tests
+// pitEventMix is the realistic mix of event types used by the property tests
 // and benchmarks: name and relative weight.
-var eventMix = []struct {
+var pitEventMix = []struct {
 	name   string
 	weight int
 }{
@@ -22,21 +22,21 @@ var eventMix = []struct {
 	{"cancel_page", 1}, {"rare_a", 1}, {"rare_b", 1}, {"other", 1},
 }
 
-// eventGen draws events deterministically from a seeded source.
-type eventGen struct {
+// pitEventGen draws events deterministically from a seeded source.
+type pitEventGen struct {
 	r     *rand.Rand
 	users []string
 	cum   []int
 	names []string
 }
 
-func newEventGen(seed uint64, users int) *eventGen {
-	g := &eventGen{r: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+func newPitEventGen(seed uint64, users int) *pitEventGen {
+	g := &pitEventGen{r: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
 	for i := range users {
 		g.users = append(g.users, fmt.Sprintf("user%06d", i))
 	}
 	total := 0
-	for _, m := range eventMix {
+	for _, m := range pitEventMix {
 		total += m.weight
 		g.cum = append(g.cum, total)
 		g.names = append(g.names, m.name)
@@ -45,9 +45,9 @@ func newEventGen(seed uint64, users int) *eventGen {
 }
 
 // event draws one event with a time uniform in [from, to) (whole seconds or
-// with nanoseconds), a type from eventMix and an amount for purchases and
+// with nanoseconds), a type from pitEventMix and an amount for purchases and
 // refunds.
-func (g *eventGen) event(from, to time.Time) Event {
+func (g *pitEventGen) event(from, to time.Time) Event {
 	x := g.r.IntN(g.cum[len(g.cum)-1])
 	k, _ := slices.BinarySearch(g.cum, x+1)
 	name := g.names[k]
@@ -69,7 +69,7 @@ func (g *eventGen) event(from, to time.Time) Event {
 	return Event{UserID: g.users[g.r.IntN(len(g.users))], Name: name, Time: t, Amount: amt}
 }
 
-func (g *eventGen) events(n int, from, to time.Time) []Event {
+func (g *pitEventGen) events(n int, from, to time.Time) []Event {
 	evs := make([]Event, n)
 	for i := range evs {
 		evs[i] = g.event(from, to)
@@ -77,7 +77,7 @@ func (g *eventGen) events(n int, from, to time.Time) []Event {
 	return evs
 }
 
-func buildAll(t testing.TB, cfg BuilderConfig, evs []Event) *Dataset {
+func buildSnapshot(t testing.TB, cfg BuilderConfig, evs []Event) *Dataset {
 	t.Helper()
 	b, err := NewBuilder(cfg)
 	if err != nil {
@@ -123,21 +123,21 @@ func equalVectors(a, b []Vector) error {
 func TestLeakage(t *testing.T) {
 	for seed := range uint64(5) {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
-			g := newEventGen(seed, 60)
+			g := newPitEventGen(seed, 60)
 			cutoff := tcut.Add(time.Duration(seed) * 7 * time.Hour) // midnight and mid-day cutoffs
 			past := g.events(3000, cutoff.AddDate(-2, 0, 0), cutoff)
 			cfg := BuilderConfig{Cutoff: cutoff, Horizon: 30 * 24 * time.Hour}
-			ds1 := buildAll(t, cfg, past)
+			ds1 := buildSnapshot(t, cfg, past)
 
 			future := g.events(2000, cutoff, cutoff.AddDate(1, 0, 0))
 			for i := range 50 {
 				future = append(future,
-					ev(g.users[i], "brand_new_type", cutoff, 1e9),
-					ev(fmt.Sprint("newcomer", i), "purchase", cutoff.Add(time.Duration(i)), 5))
+					tev(g.users[i], "brand_new_type", cutoff, 1e9),
+					tev(fmt.Sprint("newcomer", i), "purchase", cutoff.Add(time.Duration(i)), 5))
 			}
 			all := append(slices.Clone(past), future...)
 			g.r.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
-			ds2 := buildAll(t, cfg, all)
+			ds2 := buildSnapshot(t, cfg, all)
 
 			if err := equalVectors(ds2.Vectors, ds1.Vectors); err != nil {
 				t.Fatal(err)
@@ -157,10 +157,10 @@ func TestLeakage(t *testing.T) {
 // marshal, unmarshal, prune at T) gives the same float64 bits as the batch
 // Builder, for a learned Spec.
 func TestBatchMatchesStateReplay(t *testing.T) {
-	g := newEventGen(42, 80)
+	g := newPitEventGen(42, 80)
 	cutoff := time.Date(2023, 11, 15, 17, 30, 0, 0, time.UTC)
 	evs := g.events(6000, cutoff.AddDate(-3, 0, 0), cutoff)
-	ds := buildAll(t, BuilderConfig{Cutoff: cutoff}, evs)
+	ds := buildSnapshot(t, BuilderConfig{Cutoff: cutoff}, evs)
 	if len(ds.Vectors) < 40 {
 		t.Fatalf("only %d eligible users", len(ds.Vectors))
 	}
@@ -245,7 +245,7 @@ func TestStateErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := f.NewState()
-	e := ev("u", "login", tcut, 0)
+	e := tev("u", "login", tcut, 0)
 	if err := st.Add(&e); err != nil {
 		t.Fatal(err)
 	}
@@ -333,7 +333,7 @@ func TestStateBounded(t *testing.T) {
 	start := time.Date(2015, 1, 1, 0, 0, 0, 0, time.UTC)
 	for d := range 3650 { // ten years, daily, two types
 		for _, n := range []string{"login", "purchase"} {
-			e := ev("u", n, start.AddDate(0, 0, d).Add(10*time.Hour), 3)
+			e := tev("u", n, start.AddDate(0, 0, d).Add(10*time.Hour), 3)
 			if err := st.Add(&e); err != nil {
 				t.Fatal(err)
 			}
@@ -376,7 +376,7 @@ func FuzzStateUnmarshal(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	g := newEventGen(7, 1)
+	g := newPitEventGen(7, 1)
 	for _, n := range []int{0, 1, 5, 40} {
 		st := fz.NewState()
 		for _, e := range g.events(n, tcut.AddDate(0, -3, 0), tcut) {
@@ -417,7 +417,7 @@ func FuzzStateUnmarshal(f *testing.F) {
 			}
 			// A decoded bound State accepts new events and prunes.
 			if st.tab.cls != nil {
-				e := ev("u", "login", time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), 1)
+				e := tev("u", "login", time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), 1)
 				if err := st.Add(&e); err != nil {
 					t.Fatal(err)
 				}
