@@ -274,14 +274,15 @@ func TestTrendRhythm(t *testing.T) {
 			// longest window, ignored): gaps 3, 6, 9, mean 6, population std
 			// sqrt((9+0+9)/3) = sqrt(6). Last activity 36 h before T: recency
 			// 1.5, overdue = 1.5/6 = 0.25. Trend: 5 events in ages 1..30, 1
-			// (age 45) in 31..60: (5+1)/(1+1) = 3.
+			// (age 45) in 31..60: (5+1)/(1+1) = 3. The newest gap (ages 2
+			// and 5) is prev_gap_days = 3.
 			name: "gaps and overdue",
 			events: []Event{
 				tev("u", "login", beforeCut(1, 12), 0), tev("u", "search", beforeCut(1, 13), 0),
 				tev("u", "login", beforeCut(4, 1), 0), tev("u", "login", beforeCut(10, 1), 0),
 				tev("u", "login", beforeCut(19, 1), 0), tev("u", "login", beforeCut(44, 1), 0),
 			},
-			want: map[string]float64{"gap_mean_days": 6, "gap_std_days": math.Sqrt(6), "overdue": 0.25, "trend_30d": 3},
+			want: map[string]float64{"gap_mean_days": 6, "gap_std_days": math.Sqrt(6), "overdue": 0.25, "trend_30d": 3, "prev_gap_days": 3},
 		},
 		{
 			// One active day (age 3: 72 h and 60 h before T): no gap, so mean =
@@ -289,7 +290,7 @@ func TestTrendRhythm(t *testing.T) {
 			// (2+1)/(0+1) = 3.
 			name:   "single active day",
 			events: []Event{tev("u", "login", beforeCut(3, 0), 0), tev("u", "login", beforeCut(2, 12), 0)},
-			want:   map[string]float64{"gap_mean_days": 0, "gap_std_days": 0, "overdue": 2.5, "trend_30d": 3},
+			want:   map[string]float64{"gap_mean_days": 0, "gap_std_days": 0, "overdue": 2.5, "trend_30d": 3, "prev_gap_days": 0},
 		},
 	})
 }

@@ -114,6 +114,6 @@ func ExampleWriteCSV() {
 		panic(err)
 	}
 	// Output:
-	// user_id,recency_days,recency_purchase_days,ever_purchased,tenure_days,events_7d,active_days_7d,events_total,revenue_7d,orders_7d,refunds_7d,revenue_total,orders_total,aov,n_other_7d,distinct_types_7d,trend_30d,gap_mean_days,gap_std_days,overdue,weekend_share,peak_hour
-	// u1,1.5,1.5,1,1.5,1,1,1,30,1,0,30,1,30,1,1,2,0,0,1.5,0,12
+	// user_id,recency_days,recency_purchase_days,ever_purchased,tenure_days,events_7d,active_days_7d,events_total,revenue_7d,orders_7d,refunds_7d,revenue_total,orders_total,aov,n_other_7d,distinct_types_7d,trend_30d,gap_mean_days,gap_std_days,overdue,prev_gap_days,weekend_share,peak_hour
+	// u1,1.5,1.5,1,1.5,1,1,1,30,1,0,30,1,30,1,1,2,0,0,1.5,0,0,12
 }

@@ -188,7 +188,7 @@ func defaultTransform(name string) Transform {
 //	events_{w}d... active_days_{w}d... events_total
 //	revenue_{w}d... orders_{w}d... refunds_{w}d... revenue_total orders_total aov
 //	n_{t}_{w}d (t in vocabulary, then other)... distinct_types_{w}d...
-//	trend_30d gap_mean_days gap_std_days overdue
+//	trend_30d gap_mean_days gap_std_days overdue prev_gap_days
 //	cart_without_purchase_{7,30}d pricing_views_{7,30}d cancel_views_{7,30}d
 //	support_tickets_{7,30}d (each family only when its list is non-empty)
 //	weekend_share peak_hour
@@ -216,7 +216,7 @@ func (s *Spec) Names() []string {
 	}
 	perWindow("n_" + OtherType + "_")
 	perWindow("distinct_types_")
-	n = append(n, "trend_30d", "gap_mean_days", "gap_std_days", "overdue")
+	n = append(n, "trend_30d", "gap_mean_days", "gap_std_days", "overdue", "prev_gap_days")
 	for _, f := range s.families() {
 		if len(f.events) > 0 {
 			n = append(n, f.prefix+"7d", f.prefix+"30d")

@@ -37,11 +37,11 @@ func TestDefaultSpecNames(t *testing.T) {
 	s := DefaultSpec()
 	n := s.Names()
 	// 4 recency/tenure + 4+4+1 frequency + 4·3+3 monetary + 4 usage (other
-	// only) + 4 distinct + 4 trend/rhythm + 4·2 intent + 2 time of day = 50.
-	if len(n) != 50 {
-		t.Errorf("%d names, want 50: %v", len(n), n)
+	// only) + 4 distinct + 5 trend/rhythm + 4·2 intent + 2 time of day = 51.
+	if len(n) != 51 {
+		t.Errorf("%d names, want 51: %v", len(n), n)
 	}
-	for i, want := range map[int]string{0: "recency_days", 4: "events_7d", 12: "events_total", 28: "n_other_7d", 49: "peak_hour"} {
+	for i, want := range map[int]string{0: "recency_days", 4: "events_7d", 12: "events_total", 28: "n_other_7d", 40: "prev_gap_days", 50: "peak_hour"} {
 		if n[i] != want {
 			t.Errorf("names[%d] = %q, want %q", i, n[i], want)
 		}
@@ -83,7 +83,7 @@ func TestSpecValidate(t *testing.T) {
 			s.VocabularySize = -1
 		}, true, []string{"target_event: empty", "eligibility_days 0", "purchase_events[1]: duplicate", "vocabulary_size -1"}},
 		{"ErrStaleFeatures", func(s *Spec) { s.Vocabulary = []string{"login"} }, false,
-			[]string{"features: 50 entries, the other fields imply 54"}},
+			[]string{"features: 51 entries, the other fields imply 55"}},
 		{"ErrTransform", func(s *Spec) { s.Features[3].Transform = "sqrt" }, false,
 			[]string{`features[3] "tenure_days": unknown transform "sqrt"`}},
 		{"ErrRenamed", func(s *Spec) { s.Features[0].Name = "recency" }, false,

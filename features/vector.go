@@ -93,8 +93,8 @@ func NewFeaturizer(spec *Spec) (*Featurizer, error) {
 	col += nT * nW
 	f.oDistinct = col
 	col += nW
-	f.oTrend = col // trend_30d, gap_mean_days, gap_std_days, overdue
-	col += 4
+	f.oTrend = col // trend_30d, gap_mean_days, gap_std_days, overdue, prev_gap_days
+	col += 5
 	for j := range f.famOff {
 		f.famOff[j] = -1
 		if f.famOn[j] {
@@ -220,6 +220,7 @@ func (f *Featurizer) vector(dst []float64, st *State, tn int64, lut []typeInfo) 
 		prevActDay        int32
 		haveAct           bool
 		gapN, gapS, gapSS int64
+		prevGap           int64 // the newest gap: last active day minus the one before
 		seenBuf           [32]uint16
 	)
 	seen := seenBuf[:0]
@@ -250,6 +251,9 @@ func (f *Featurizer) vector(dst []float64, st *State, tn int64, lut []typeInfo) 
 					v[f.oActive+k]++
 					if haveAct {
 						g := int64(prevActDay - c.day)
+						if gapN == 0 {
+							prevGap = g
+						}
 						gapN++
 						gapS += g
 						gapSS += g * g
@@ -338,6 +342,7 @@ func (f *Featurizer) vector(dst []float64, st *State, tn int64, lut []typeInfo) 
 		v[f.oTrend+2] = math.Sqrt(float64(gapN*gapSS-gapS*gapS)) / float64(gapN)
 	}
 	v[f.oTrend+3] = v[0] / max(v[f.oTrend+1], 1)
+	v[f.oTrend+4] = float64(prevGap)
 	var acts, peak uint32
 	hour := 0
 	for h, c := range st.hour {
