@@ -26,6 +26,27 @@ var (
 	ErrSyntax = errors.New("syntax error")
 )
 
+// Errors that stop a read. Read returns them instead of counting a bad row.
+var (
+	// ErrMissingColumn means a header lacks a column the mapping requires
+	// (the user, time or event column, or a quantity, price or order
+	// column that was asked for). It is returned inside a *ParseError that
+	// names the header line and the missing column.
+	ErrMissingColumn = errors.New("missing required column")
+	// ErrTooManyBadRows means more rows were rejected than
+	// ReadOptions.MaxBadRows allows. Read returns it inside a
+	// *TooManyBadRowsError that says how many, why and where.
+	ErrTooManyBadRows = errors.New("too many bad rows")
+	// ErrInput means an input could not be read: an I/O error, a corrupt
+	// or truncated gzip stream. It is returned inside a *ParseError that
+	// names the input and the last line read, wrapping the cause too.
+	ErrInput = errors.New("cannot read input")
+	// ErrReadOptions means ReadOptions are invalid (an unknown format or
+	// dedupe mode, an incomplete quantity/price mapping, a bad layout);
+	// NewReader returns it wrapped with every problem found.
+	ErrReadOptions = errors.New("invalid read options")
+)
+
 // ParseError locates a rejected row: the file, the 1-based line and the field
 // at fault. It prints as "file:line: field: reason", like a compiler error.
 type ParseError struct {
