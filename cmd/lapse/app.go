@@ -143,6 +143,9 @@ func exitCode(err error, name string, cmd *Command, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "lapse %s: %v\n\n", name, err)
 		writeUsage(stderr, cmd)
 		return exitBadInput
+	case isBadInput(err):
+		fmt.Fprintf(stderr, "lapse %s: %v\n", name, err)
+		return exitBadInput
 	case errors.Is(err, context.Canceled):
 		fmt.Fprintf(stderr, "lapse %s: interrupted\n", name)
 		return exitError
@@ -295,7 +298,7 @@ func writeFlag(b *strings.Builder, f *flag.Flag) {
 		def = fmt.Sprintf("%q", def)
 	}
 	usage = strings.ReplaceAll(usage, "\n", "\n      ")
-	if strings.Contains(usage, "(default") {
+	if strings.Contains(usage, "(default") || strings.Contains(usage, "(required)") {
 		fmt.Fprintf(b, "\n      %s\n", usage)
 		return
 	}

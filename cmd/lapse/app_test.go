@@ -86,8 +86,8 @@ func TestHelp(t *testing.T) {
 				if j := strings.Index(entry[1:], "\n  --"); j >= 0 {
 					entry = entry[:j+1]
 				}
-				if !strings.Contains(entry, "default") {
-					t.Errorf("usage of %s: --%s has no default: %q", name, f.Name, entry)
+				if !strings.Contains(entry, "(default") && !strings.Contains(entry, "(required)") {
+					t.Errorf("usage of %s: --%s has neither a default nor (required): %q", name, f.Name, entry)
 				}
 			})
 		})

@@ -295,7 +295,3 @@ func (f badRowFlag) Set(v string) error {
 func addSeedFlag(fs *flag.FlagSet, def uint64) *uint64 {
 	return fs.Uint64("seed", def, "`seed` of every random choice; the same seed gives the same output")
 }
-
-// eventFlagNames are the flags added by addInputFlags; usage texts list them
-// in their own section.
-var eventFlagNames = map[string]bool{}

@@ -451,9 +451,35 @@ func (g *Generator) step() bool {
 		g.sorted[g.counts[e.sec]] = e
 		g.counts[e.sec]++
 	}
+	g.sorted = dropDuplicates(g.sorted)
 	g.curDay = d
 	g.pos = 0
 	return true
+}
+
+// dropDuplicates removes events identical to an earlier one in the same
+// second (same user, type and amount; overlapping sessions can produce
+// them). Readers drop exact duplicate rows, so the history has none. recs is
+// sorted by second; the compaction keeps the order.
+func dropDuplicates(recs []rec) []rec {
+	out := recs[:0]
+	start := 0 // first index in out of the current second
+	for _, e := range recs {
+		if len(out) > 0 && out[len(out)-1].sec != e.sec {
+			start = len(out)
+		}
+		dup := false
+		for _, o := range out[start:] {
+			if o == e {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // Next returns the next event in time order, or io.EOF after the last one.

@@ -142,6 +142,13 @@ func TestOutputShape(t *testing.T) {
 		t.Fatalf("Summary.Events = %d, rows = %d", sum.Events, len(rows))
 	}
 	end := start.AddDate(0, 0, 120)
+	seen := map[row]bool{}
+	for i, r := range rows {
+		if seen[r] {
+			t.Fatalf("row %d is an exact duplicate: %+v", i+2, r)
+		}
+		seen[r] = true
+	}
 	users := map[string]bool{}
 	byType := map[string]int64{}
 	for i, r := range rows {
