@@ -373,6 +373,7 @@ type Reader struct {
 	roles     map[string]uint8 // JSON keys
 	keys      map[string]string
 	eventName []byte // Mapping.EventName
+	lastUser  string // the previous row's interned user id
 
 	// current source
 	cur      int
@@ -489,9 +490,9 @@ func NewReader(ctx context.Context, srcs []Source, opts *ReadOptions) (*Reader, 
 		MaxBadRows:  o.MaxBadRows,
 		TrimFloat:   r.m.UserTrimFloat,
 	}
-	r.horizon = r.now().Add(5 * time.Minute)
-	r.progStart = r.now()
-	r.progLast = r.progStart
+	start := r.now()
+	r.horizon = start.Add(5 * time.Minute)
+	r.progStart, r.progLast = start, start
 	return r, nil
 }
 
@@ -989,10 +990,13 @@ func (r *Reader) accept(in *rowIn, line int64) bool {
 			r.st.FloatUserExample = string(trimSpace(in.user))
 		}
 	}
-	uid, ok := r.users[string(user)]
-	if !ok {
-		uid = string(user)
-		r.users[uid] = uid
+	uid := r.lastUser // exports sorted by user repeat the id row after row
+	if string(user) != uid {
+		if uid, ok = r.users[string(user)]; !ok {
+			uid = string(user)
+			r.users[uid] = uid
+		}
+		r.lastUser = uid
 	}
 	idx, ok := r.names[string(name)]
 	if !ok {
