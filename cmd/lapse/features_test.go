@@ -396,3 +396,52 @@ func TestFeaturesCDNOW(t *testing.T) {
 		}
 	}
 }
+
+// An order-line export in the style of the UCI Online Retail data: no event
+// column, amount = Quantity x UnitPrice, lines of one invoice merged, ids
+// written as floats by a spreadsheet.
+func TestFeaturesOrderLines(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "orders.csv")
+	data := "InvoiceNo,StockCode,Quantity,InvoiceDate,UnitPrice,CustomerID\n" +
+		"536365,85123A,6,12/1/2010 8:26,2.55,17850.0\n" +
+		"536365,71053,6,12/1/2010 8:26,3.39,17850.0\n" +
+		"536366,22633,6,12/1/2010 8:28,1.85,17850.0\n" +
+		"536367,84879,32,12/1/2010 8:34,1.69,13047.0\n" +
+		"C536379,D,-1,12/1/2010 9:41,27.5,14527.0\n" +
+		"536380,22961,24,12/1/2010 9:41,1.45,17809\n"
+	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := mustRun(t, 0, "features", "--events", path, "--user-col", "CustomerID", "--time-col", "InvoiceDate",
+		"--event-name", "purchase", "--quantity-col", "Quantity", "--price-col", "UnitPrice", "--order-col", "InvoiceNo",
+		"--user-trim-float", "--as-of", "2010-12-02", "--windows", "7d", "--out", "-")
+	col, rows := readCSV(t, []byte(r.stdout))
+	// Hand-computed: 17850 has orders 536365 (6 x 2.55 + 6 x 3.39 = 35.64)
+	// and 536366 (6 x 1.85 = 11.10); 13047 one of 32 x 1.69 = 54.08; 14527 a
+	// credit note of -1 x 27.50; 17809 (already an integer id) 24 x 1.45 = 34.80.
+	want := map[string][3]float64{ // orders_7d, revenue_7d, refunds_7d
+		"17850": {2, 46.74, 0},
+		"13047": {1, 54.08, 0},
+		"14527": {0, 0, 27.5},
+		"17809": {1, 34.8, 0},
+	}
+	if len(rows) != len(want) {
+		t.Fatalf("%d rows, want %d:\n%s", len(rows), len(want), r.stdout)
+	}
+	for _, row := range rows {
+		w, ok := want[row[0]]
+		if !ok {
+			t.Fatalf("unexpected user %q", row[0])
+		}
+		for i, name := range []string{"orders_7d", "revenue_7d", "refunds_7d"} {
+			got, err := strconv.ParseFloat(row[col[name]], 64)
+			if err != nil || math.Abs(got-w[i]) > 1e-9 {
+				t.Errorf("user %s: %s = %s, want %v", row[0], name, row[col[name]], w[i])
+			}
+		}
+	}
+	if !strings.Contains(r.stderr, "merged") {
+		t.Errorf("stderr does not report the merged line:\n%s", r.stderr)
+	}
+}

@@ -264,9 +264,15 @@ func parseBadRowLimit(s string) (badRowLimit, error) {
 	return badRowLimit{Fraction: f, IsFrac: true}, nil
 }
 
+// String prints the limit so that parseBadRowLimit reads it back: a
+// percentage when that is short and exact ("1%"), else the fraction.
 func (l badRowLimit) String() string {
 	if l.IsFrac {
-		return strconv.FormatFloat(l.Fraction*100, 'g', -1, 64) + "%"
+		p := strconv.FormatFloat(l.Fraction*100, 'g', -1, 64)
+		if back, err := strconv.ParseFloat(p, 64); err == nil && back/100 == l.Fraction && len(p) <= 8 && !strings.Contains(p, "e") {
+			return p + "%"
+		}
+		return strconv.FormatFloat(l.Fraction, 'g', -1, 64)
 	}
 	return strconv.FormatInt(l.Count, 10)
 }

@@ -82,6 +82,9 @@ func TestParseBadRowLimit(t *testing.T) {
 		{"1%", badRowLimit{Fraction: 0.01, IsFrac: true}, false},
 		{"0.5%", badRowLimit{Fraction: 0.005, IsFrac: true}, false},
 		{"100%", badRowLimit{Fraction: 1, IsFrac: true}, false},
+		{"0.07", badRowLimit{Fraction: 0.07, IsFrac: true}, false}, // 0.07*100 is 7.000000000000001
+		{"0.013", badRowLimit{Fraction: 0.013, IsFrac: true}, false},
+		{"1e-7", badRowLimit{Fraction: 1e-7, IsFrac: true}, false},
 		{"-1", badRowLimit{}, true},
 		{"1.5", badRowLimit{}, true},
 		{"101%", badRowLimit{}, true},
@@ -176,4 +179,37 @@ func TestFlagValues(t *testing.T) {
 			t.Errorf("Parse(%q) succeeded, want an error", args)
 		}
 	}
+}
+
+// FuzzFlagParsers: the flag parsers never panic, and what they accept
+// satisfies their contracts.
+func FuzzFlagParsers(f *testing.F) {
+	for _, s := range []string{"30d", "13w", "720h", "1.5d", "7d,30d,90d,365d", "1%", "0.01", "500", "2025-06-01",
+		"2025-06-01T12:00:00+02:00", "-1d", "1e309d", "0x10", ",,", "99999999999999999999"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if d, err := parseDuration(s); err == nil && d < 0 {
+			t.Errorf("parseDuration(%q) = %v, negative", s, d)
+		}
+		if ws, err := parseWindows(s); err == nil {
+			for i, w := range ws {
+				if w <= 0 || (i > 0 && w <= ws[i-1]) {
+					t.Errorf("parseWindows(%q) = %v: not positive, ascending and unique", s, ws)
+				}
+			}
+		}
+		if l, err := parseBadRowLimit(s); err == nil {
+			back, err := parseBadRowLimit(l.String())
+			if err != nil || back != l {
+				t.Errorf("parseBadRowLimit(%q) = %+v; its String %q parses to %+v, %v", s, l, l.String(), back, err)
+			}
+			if l.Count < 0 || l.Fraction < 0 || l.Fraction > 1 {
+				t.Errorf("parseBadRowLimit(%q) = %+v out of range", s, l)
+			}
+		}
+		if ts, err := parseAsOf(s); err == nil && ts.Location() != time.UTC {
+			t.Errorf("parseAsOf(%q) = %v, not UTC", s, ts)
+		}
+	})
 }
