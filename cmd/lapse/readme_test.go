@@ -3,8 +3,11 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/lapse-dev/lapse/features"
 )
 
 const (
@@ -61,4 +64,49 @@ func TestREADMEUsage(t *testing.T) {
 		}
 	}
 	t.Fatalf("README CLI reference has %d lines, usage text %d; run go test ./cmd/lapse -run TestREADMEUsage -update", len(gl), len(wl))
+}
+
+// TestREADMEFeatures fails when a feature the builder computes is missing
+// from the README's feature reference. Names are matched as written there:
+// per-window names as `events_{w}d`, usage as `n_{t}_{w}d`, the intent
+// families as `pricing_views_{7,30}d`.
+func TestREADMEFeatures(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(data)
+	spec := features.DefaultSpec()
+	spec.Vocabulary = []string{"page_view"}
+	spec.Derive()
+	windows := map[string]bool{}
+	for _, w := range spec.Windows {
+		windows[strconv.Itoa(w)] = true
+	}
+	families := []string{"cart_without_purchase_", "pricing_views_", "cancel_views_", "support_tickets_"}
+	documented := func(name string) bool { return strings.Contains(readme, "`"+name+"`") }
+	for _, name := range spec.Names() {
+		if documented(name) {
+			continue
+		}
+		pattern := name
+		switch {
+		case strings.HasPrefix(name, "n_"):
+			pattern = "n_{t}_{w}d"
+		default:
+			for _, f := range families {
+				if strings.HasPrefix(name, f) {
+					pattern = f + "{7,30}d"
+				}
+			}
+			if pattern == name {
+				if i := strings.LastIndex(name, "_"); i > 0 && strings.HasSuffix(name, "d") && windows[name[i+1:len(name)-1]] {
+					pattern = name[:i] + "_{w}d"
+				}
+			}
+		}
+		if !documented(pattern) {
+			t.Errorf("feature %s (as %s) is not in the README's feature reference", name, pattern)
+		}
+	}
 }
