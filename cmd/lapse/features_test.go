@@ -59,6 +59,15 @@ func TestFeaturesGolden(t *testing.T) {
 		t.Fatalf("lapse %s differs from %s; if that is intended, run go test ./cmd/lapse -run TestFeaturesGolden -update and review the diff",
 			strings.Join(sampleFeatureArgs(out), " "), golden)
 	}
+	// The same history as JSON Lines gives the same vectors.
+	jsonl := filepath.Join(t.TempDir(), "sample.jsonl")
+	mustRun(t, 0, append(sampleArgs(jsonl)[:len(sampleArgs(jsonl))-2], "--out", jsonl)...)
+	args := sampleFeatureArgs(out)
+	args[2] = jsonl
+	mustRun(t, 0, args...)
+	if got, err = os.ReadFile(out); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("features from %s differ from %s (%v)", jsonl, golden, err)
+	}
 }
 
 // TestFeaturesSampleReference recomputes a few columns of every row of the
