@@ -113,11 +113,11 @@ func TestTreesHandComputed(t *testing.T) {
 			if got := tr.Prob(tc.x); math.Abs(got-wantP) > tol {
 				t.Errorf("Prob(%v) = %v, want %v", tc.x, got, wantP)
 			}
-			if got := tr.Contributions(tc.x); !approxEqual(got, tc.shap, tol) {
-				t.Errorf("Contributions(%v) = %v, want %v", tc.x, got, tc.shap)
+			if got := tr.SHAPContributions(tc.x); !approxEqual(got, tc.shap, tol) {
+				t.Errorf("SHAPContributions(%v) = %v, want %v", tc.x, got, tc.shap)
 			}
-			if got := tr.SaabasContributions(tc.x); !approxEqual(got, tc.saabas, tol) {
-				t.Errorf("SaabasContributions(%v) = %v, want %v", tc.x, got, tc.saabas)
+			if got := tr.Contributions(tc.x); !approxEqual(got, tc.saabas, tol) {
+				t.Errorf("Contributions(%v) = %v, want %v", tc.x, got, tc.saabas)
 			}
 		})
 	}
@@ -221,7 +221,7 @@ func randomTree(rng *rand.Rand, m, maxDepth int) []Node {
 	return nodes
 }
 
-func TestContributionsMatchBruteForceShapley(t *testing.T) {
+func TestSHAPContributionsMatchBruteForceShapley(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	const tol = 1e-9
 	for _, tc := range []struct {
@@ -247,13 +247,13 @@ func TestContributionsMatchBruteForceShapley(t *testing.T) {
 				for j := range x {
 					x[j] = float64(rng.IntN(7)) - 3
 				}
-				got := tr.Contributions(x)
+				got := tr.SHAPContributions(x)
 				want := bruteShap(tr, x)
 				if !approxEqual(got, want, tol) {
-					t.Fatalf("Contributions(%v) = %v, want (brute-force Shapley) %v", x, got, want)
+					t.Fatalf("SHAPContributions(%v) = %v, want (brute-force Shapley) %v", x, got, want)
 				}
 				sum, saabasSum := tr.Bias(), tr.Bias()
-				for j, s := range tr.SaabasContributions(x) {
+				for j, s := range tr.Contributions(x) {
 					sum += got[j]
 					saabasSum += s
 				}
@@ -367,9 +367,9 @@ func FuzzTreesDecode(f *testing.F) {
 			x[i] = []float64{a, b, c}[i%3]
 		}
 		_ = tr.Margin(x)
-		_ = tr.SaabasContributions(x)
+		_ = tr.Contributions(x)
 		if tr.NumFeatures <= 64 && len(data) < 4096 {
-			_ = tr.Contributions(x)
+			_ = tr.SHAPContributions(x)
 		}
 	})
 }

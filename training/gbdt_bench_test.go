@@ -74,8 +74,8 @@ func BenchmarkTrees(b *testing.B) {
 		fn   func(x []float64)
 	}{
 		{"Margin", func(x []float64) { _ = tr.Margin(x) }},
-		{"SaabasContributions", func(x []float64) { _ = tr.SaabasContributions(x) }},
 		{"Contributions", func(x []float64) { _ = tr.Contributions(x) }},
+		{"SHAPContributions", func(x []float64) { _ = tr.SHAPContributions(x) }},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()

@@ -409,7 +409,7 @@ func TestFitGBDTContributionsSumToMargin(t *testing.T) {
 	for i := range 50 {
 		x := X.Row(i)
 		m := tr.Margin(x)
-		for name, phi := range map[string][]float64{"shap": tr.Contributions(x), "saabas": tr.SaabasContributions(x)} {
+		for name, phi := range map[string][]float64{"shap": tr.SHAPContributions(x), "saabas": tr.Contributions(x)} {
 			s := tr.Bias()
 			for _, v := range phi {
 				s += v
