@@ -319,6 +319,9 @@ func gbCheckInput(X *Matrix, y, w []float64, valX *Matrix, valY []float64) error
 	if X.Rows == 0 || X.Cols == 0 {
 		return fmt.Errorf("training: gbdt: training matrix is %d×%d: %w", X.Rows, X.Cols, ErrEmpty)
 	}
+	if X.Rows > math.MaxUint32 {
+		return fmt.Errorf("training: gbdt: %d training rows, at most %d supported: %w", X.Rows, uint32(math.MaxUint32), ErrShape)
+	}
 	if len(y) != X.Rows {
 		return fmt.Errorf("training: gbdt: %d labels for %d rows: %w", len(y), X.Rows, ErrShape)
 	}
@@ -669,16 +672,22 @@ type gbGrower struct {
 	nodeBins []int // split bin per node (-1 for leaves)
 }
 
+// newHist returns a zeroed histogram, reusing a released one when it can.
+// Only the bins a feature uses are cleared: no other bin is ever read or
+// written.
 func (g *gbGrower) newHist() []gbBin {
 	if k := len(g.free); k > 0 {
 		h := g.free[k-1]
 		g.free = g.free[:k-1]
-		clear(h)
+		for j, nb := range g.f.nbins {
+			clear(featHist(h, j)[:nb])
+		}
 		return h
 	}
 	return make([]gbBin, g.f.nf*gbHistStride)
 }
 
+// release returns a histogram for reuse; nil is ignored.
 func (g *gbGrower) release(h []gbBin) {
 	if h != nil {
 		g.free = append(g.free, h)
@@ -846,7 +855,7 @@ func (g *gbGrower) partition(c *gbCand) int {
 		d.gh[to] = src.gh[i]
 		copy(d.work[to*s:(to+1)*s], src.work[i*s:(i+1)*s])
 	}
-	gbParallel(2, 1+btoi(mid < c.end), func(k int) {
+	gbParallel(2, 1+gbBtoi(mid < c.end), func(k int) {
 		if k == 0 {
 			l, r := c.start, c.start+c.best.nl
 			for i := c.start; i < mid; i++ {
@@ -874,7 +883,7 @@ func (g *gbGrower) partition(c *gbCand) int {
 	return dst
 }
 
-func btoi(b bool) int {
+func gbBtoi(b bool) int {
 	if b {
 		return 1
 	}
