@@ -151,7 +151,7 @@ func (s ReadStats) WriteSummary(w io.Writer) error {
 		if src.Gzip {
 			b.WriteString(", gzip")
 		}
-		fmt.Fprintf(&b, ", %s rows)", groupInt(src.Rows))
+		fmt.Fprintf(&b, ", %s row%s)", groupInt(src.Rows), plural(src.Rows))
 	}
 	b.WriteString("\n")
 	fmt.Fprintf(&b, "  rows: %s read, %s events, %s users", groupInt(s.Rows), groupInt(s.Events), groupInt(int64(s.Users)))
@@ -198,7 +198,7 @@ func (s ReadStats) WriteSummary(w io.Writer) error {
 		fmt.Fprintf(&b, "  exact duplicate rows: %s dropped (timestamp with a time of day), %s kept (date-only timestamp)\n",
 			groupInt(s.DuplicatesDropped), groupInt(s.DuplicatesKept))
 	}
-	fmt.Fprintf(&b, "  bad rows: %s (%s of rows; limit %s)\n", groupInt(s.Bad), percent(s.Bad, s.Rows), limitText(s.MaxBadRows))
+	fmt.Fprintf(&b, "  bad rows: %s (%s of rows; allowed: %s)\n", groupInt(s.Bad), percent(s.Bad, s.Rows), limitText(s.MaxBadRows))
 	for _, rc := range sortedReasons(s.BadByReason) {
 		fmt.Fprintf(&b, "    %v: %s\n", rc.reason, groupInt(rc.n))
 	}
@@ -210,7 +210,7 @@ func (s ReadStats) WriteSummary(w io.Writer) error {
 	}
 	for _, src := range s.Sources {
 		if src.NoAmount != "" {
-			fmt.Fprintf(&b, "note: %s has no %q column: its amounts are 0\n", src.Name, src.NoAmount)
+			fmt.Fprintf(&b, "note: %q has no %q column: its amounts are 0\n", src.Name, src.NoAmount)
 		}
 	}
 	if s.FloatUserIDs > 0 {

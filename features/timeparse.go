@@ -12,7 +12,7 @@ import (
 //   - ISO 8601 / RFC 3339: 2006-01-02T15:04:05Z07:00 with or without the
 //     zone (Z, ±hh:mm, ±hhmm or ±hh), with or without fractional seconds
 //     ('.' or ',', up to 9 digits kept, more are truncated), with or without
-//     seconds, with 'T', 't' or a space between date and time; the hour may
+//     seconds, with 'T', 't' or spaces between date and time; the hour may
 //     have one digit. A bare date 2006-01-02 is midnight.
 //   - 20060102: eight digits that form a valid date (so never unix time).
 //   - US month-first dates: 1/2/2006, 1/2/2006 15:04, 1/2/2006 15:04:05
@@ -174,10 +174,15 @@ func (p *timeParser) parseISO(b []byte) (time.Time, bool, bool) {
 	if len(b) == 10 {
 		return p.civil(y, mo, d, 0, 0, 0, 0), false, true
 	}
-	if c := b[10]; c != 'T' && c != 't' && c != ' ' {
+	rest := b[11:]
+	switch b[10] {
+	case 'T', 't':
+	case ' ':
+		rest = skipSpaces(rest) // a run of spaces, as time.Parse allows
+	default:
 		return time.Time{}, false, false
 	}
-	h, mi, s, ns, rest, ok := parseClock(b[11:])
+	h, mi, s, ns, rest, ok := parseClock(rest)
 	if !ok {
 		return time.Time{}, false, false
 	}
@@ -213,7 +218,7 @@ func (p *timeParser) parseUS(b []byte) (time.Time, bool, bool) {
 	if b[0] != ' ' {
 		return time.Time{}, false, false
 	}
-	h, mi, s, ns, rest, ok := parseClock(b[1:])
+	h, mi, s, ns, rest, ok := parseClock(skipSpaces(b))
 	if !ok || len(rest) != 0 {
 		return time.Time{}, false, false
 	}
@@ -416,6 +421,13 @@ func daysIn(y, m int) int {
 		return 30
 	}
 	return 31
+}
+
+func skipSpaces(b []byte) []byte {
+	for len(b) > 0 && b[0] == ' ' {
+		b = b[1:]
+	}
+	return b
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }

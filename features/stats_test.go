@@ -1,0 +1,127 @@
+package features
+
+import (
+	"bytes"
+	"flag"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// The -update flag rewrites golden files. Another test file of the package
+// may define it too; whichever registers first wins and both read it.
+func init() {
+	if flag.Lookup("update") == nil {
+		flag.Bool("update", false, "rewrite golden files under testdata/")
+	}
+}
+
+func rdUpdate() bool {
+	f := flag.Lookup("update")
+	return f != nil && f.Value.String() == "true"
+}
+
+// TestWriteSummary checks the summary the CLI prints against
+// testdata/read/summary.golden (go test ./features/ -run TestWriteSummary
+// -update rewrites it). The counts in it were checked by hand against the
+// inputs below: 9 CSV rows (2 bad: a bad time on line 4, a missing user on
+// line 7; 1 duplicate of line 2 dropped; 1 date-only duplicate kept) and 3
+// JSON lines (one a refund of 4.5, one in the future, rejected) and one row
+// from stdin without an amount column: 13 rows, 9 events, 3 bad, users
+// 17850.0, u2, u3, u4, u6; revenue 10 + 2.5 + 20 + 20 + 7 = 59.50; 4 events
+// on or after the as-of 2024-02-01.
+func TestWriteSummary(t *testing.T) {
+	csv := rdHeader +
+		"17850.0,purchase,2024-01-01T10:00:00Z,10\n" + // 2
+		"17850.0,page_view,2024-01-01T10:01:00Z,\n" + // 3
+		"u2,page_view,not a time,0\n" + // 4
+		"u2,purchase,2024-01-02T08:00:00Z,2.5\n" + // 5
+		"17850.0,purchase,2024-01-01T10:00:00Z,10\n" + // 6: duplicate of 2
+		",page_view,2024-01-03T00:00:00Z,0\n" + // 7
+		"u3,purchase,2024-02-01,20\n" + // 8
+		"u3,purchase,2024-02-01,20\n" + // 9: date-only duplicate, kept
+		"u3,support_ticket,2024-02-02T09:00:00Z,0\n" // 10
+	jsonl := `{"user_id":"u2","event":"refund","timestamp":"2024-01-05T00:00:00Z","amount":-4.5}` + "\n" +
+		`{"user_id":"u4","event":"purchase","timestamp":"2024-02-15T12:00:00Z","amount":7}` + "\n" +
+		`{"user_id":"u5","event":"page_view","timestamp":"2031-01-01T00:00:00Z"}` + "\n"
+	noAmount := "user_id,event,timestamp\nu6,page_view,2024-01-10T00:00:00Z\n"
+	srcs := []Source{
+		rdSrc("events.csv", csv),
+		{Name: "more.jsonl.gz", R: bytes.NewReader(rdGzip(t, jsonl))},
+		rdSrc("-", noAmount),
+	}
+	_, st, err := rdRead(t, &ReadOptions{MaxBadRows: math.Inf(1), AsOf: time.Date(2024, 2, 1, 0, 0, 0, 0, time.UTC)}, srcs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := st.WriteSummary(&out); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join("testdata", "read", "summary.golden")
+	if rdUpdate() {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, out.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./features/ -run TestWriteSummary -update to create it)", err)
+	}
+	if got := out.String(); got != string(want) {
+		t.Errorf("summary differs from %s (review, then rerun with -update):\n--- got\n%s--- want\n%s", path, got, want)
+	}
+	// The hand counts behind the golden file.
+	if st.Rows != 13 || st.Events != 9 || st.Bad != 3 || st.DuplicatesDropped != 1 || st.DuplicatesKept != 1 ||
+		st.Users != 5 || st.Revenue != 59.5 || st.Refunds != 1 || st.RefundTotal != 4.5 || st.AfterAsOf != 4 || st.FloatUserIDs != 2 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+func TestGroupIntAndMoney(t *testing.T) {
+	for in, want := range map[int64]string{0: "0", 7: "7", 999: "999", 1000: "1,000", -1234567: "-1,234,567", 100000: "100,000"} {
+		if got := groupInt(in); got != want {
+			t.Errorf("groupInt(%d) = %q, want %q", in, got, want)
+		}
+	}
+	for in, want := range map[float64]string{0: "0.00", 2500315.63: "2,500,315.63", -4.5: "-4.50", 999.999: "1,000.00"} {
+		if got := money(in); got != want {
+			t.Errorf("money(%v) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// The fingerprint set finds every repeat and nothing else, across growth.
+func TestFingerprintSet(t *testing.T) {
+	var s fpSet
+	seen := map[uint64]bool{}
+	for i := uint64(0); i < 50_000; i++ {
+		var f fingerprint
+		f.init()
+		f.word(i % 30_000) // 20,000 repeats
+		h := f.sum()
+		if got, want := s.insert(h), !seen[h]; got != want {
+			t.Fatalf("insert #%d = %v, want %v", i, got, want)
+		}
+		seen[h] = true
+	}
+	if s.n != 30_000 || len(seen) != 30_000 {
+		t.Errorf("set holds %d, distinct %d; want 30,000", s.n, len(seen))
+	}
+	// Field boundaries matter.
+	var a, b fingerprint
+	a.init()
+	a.bytes([]byte("ab"))
+	a.bytes([]byte("c"))
+	b.init()
+	b.bytes([]byte("a"))
+	b.bytes([]byte("bc"))
+	if a.sum() == b.sum() {
+		t.Error(`("ab","c") and ("a","bc") collide`)
+	}
+}
