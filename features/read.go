@@ -151,7 +151,9 @@ type ReadOptions struct {
 	// newline; the CLI passes stderr only when it is a terminal.
 	Progress io.Writer
 	// KeepProps copies the non-empty values of unmapped columns (or keys)
-	// into Event.Props. Off, Props is always nil and rows cost no map.
+	// into Event.Props, trimmed: JSON strings decoded, numbers and booleans
+	// as written, nested objects and arrays as their raw JSON text. Off,
+	// Props is always nil and rows cost no map.
 	KeepProps bool
 }
 

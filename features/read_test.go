@@ -891,3 +891,46 @@ func TestReadCDNOW(t *testing.T) {
 		})
 	}
 }
+
+// ExampleNewReader reads an order-line export without an event column:
+// amount = quantity × price, lines of one order merged, one bad row counted.
+func ExampleNewReader() {
+	in := "customer,ordered_at,order_no,qty,unit_price\n" +
+		"c1,2024-03-01 10:00,A1,2,4.50\n" +
+		"c1,2024-03-01 10:00,A1,1,1.00\n" +
+		"c2,yesterday,A2,1,3.00\n" +
+		"c2,2024-03-02 09:30,A3,-1,3.00\n"
+	opts := &ReadOptions{
+		Mapping: Mapping{
+			UserCol: "customer", TimeCol: "ordered_at", EventName: "purchase",
+			OrderCol: "order_no", QuantityCol: "qty", PriceCol: "unit_price",
+		},
+		MaxBadRows: 1, // one bad row is fine
+		Now:        func() time.Time { return time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC) },
+	}
+	r, err := NewReader(context.Background(), []Source{{Name: "orders.csv", R: strings.NewReader(in)}}, opts)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for {
+		var e Event
+		err := r.Read(&e)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		fmt.Println(e.UserID, e.Name, e.Time.Format(time.RFC3339), e.Amount)
+	}
+	st := r.Stats()
+	fmt.Println("rows", st.Rows, "events", st.Events, "merged", st.MergedLines, "refunds", st.Refunds, "bad", st.Bad)
+	fmt.Println(st.Examples[0])
+	// Output:
+	// c1 purchase 2024-03-01T10:00:00Z 10
+	// c2 purchase 2024-03-02T09:30:00Z -3
+	// rows 4 events 2 merged 1 refunds 1 bad 1
+	// orders.csv:4: ordered_at: unparsable timestamp: "yesterday"
+}
