@@ -3,6 +3,7 @@ package model
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -372,4 +373,25 @@ func FuzzTreesDecode(f *testing.F) {
 			_ = tr.SHAPContributions(x)
 		}
 	})
+}
+
+// ExampleTrees_Contributions explains a margin with the one-stump
+// ensemble BaseScore -1, x0 <= 0.5 ? -1 (3 training rows) : +2 (1 row).
+// The expected margin (bias) is -1 + (3·(-1) + 1·2)/4 = -1.25; for x0 = 0.9
+// the margin is 1 and feature 0 gets the whole difference 2.25.
+func ExampleTrees_Contributions() {
+	t := &Trees{
+		Format: TreesFormat, NumFeatures: 2, BaseScore: -1,
+		Trees: []Tree{{Nodes: []Node{
+			{Feature: 0, Threshold: 0.5, Left: 1, Right: 2, Value: -0.25, Cover: 4},
+			{Feature: -1, Left: -1, Right: -1, Value: -1, Cover: 3},
+			{Feature: -1, Left: -1, Right: -1, Value: 2, Cover: 1},
+		}}},
+	}
+	x := []float64{0.9, 7}
+	fmt.Printf("margin %.2f = bias %.2f + %v\n", t.Margin(x), t.Bias(), t.Contributions(x))
+	fmt.Printf("shap %v, p %.3f\n", t.SHAPContributions(x), t.Prob(x))
+	// Output:
+	// margin 1.00 = bias -1.25 + [2.25 0]
+	// shap [2.25 0], p 0.731
 }

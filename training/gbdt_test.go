@@ -749,3 +749,35 @@ func TestGBDTOptionsValidate(t *testing.T) {
 		t.Fatal("zero options and DefaultGBDTOptions fit different models")
 	}
 }
+
+// ExampleFitGBDT fits trees to an exclusive-or pattern, which no linear
+// model can represent, and scores the four corners.
+func ExampleFitGBDT() {
+	rng := rand.New(rand.NewPCG(1, 1))
+	X := NewMatrix(2000, 2)
+	y := make([]float64, X.Rows)
+	for i := range X.Rows {
+		a, b := rng.Float64(), rng.Float64()
+		X.Data[2*i], X.Data[2*i+1] = a, b
+		if (a > 0.5) != (b > 0.5) {
+			y[i] = 1
+		}
+	}
+	opts := DefaultGBDTOptions()
+	opts.EarlyStopping = EarlyStoppingOff
+	trees, rep, err := FitGBDT(context.Background(), &X, y, nil, nil, nil, opts)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("trees:", rep.NumTrees)
+	for _, x := range [][]float64{{0.2, 0.2}, {0.2, 0.8}, {0.8, 0.2}, {0.8, 0.8}} {
+		fmt.Printf("P(y=1 | %v) = %.2f\n", x, trees.Prob(x))
+	}
+	// Output:
+	// trees: 100
+	// P(y=1 | [0.2 0.2]) = 0.00
+	// P(y=1 | [0.2 0.8]) = 1.00
+	// P(y=1 | [0.8 0.2]) = 1.00
+	// P(y=1 | [0.8 0.8]) = 0.00
+}
