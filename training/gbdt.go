@@ -1115,12 +1115,14 @@ func (f *gbFit) boost(ctx context.Context, baseRate float64, early bool) (*model
 		loss, G, H := f.gradients(raw, g.sets[0].gh)
 		rep.TrainLoss = append(rep.TrainLoss, loss)
 		leaves := g.grow(G, H)
-		for _, c := range leaves {
+		// Leaves hold disjoint rows, so they can be updated concurrently.
+		gbParallel(o.Workers, len(leaves), func(k int) {
+			c := &leaves[k]
 			v := g.nodes[c.node].Value
 			for _, r := range g.sets[c.set].rows[c.start:c.end] {
 				raw[r] += v
 			}
-		}
+		})
 		nodes := slices.Clone(g.nodes)
 		trees.Trees = append(trees.Trees, model.Tree{Nodes: nodes})
 		rep.Iterations++
