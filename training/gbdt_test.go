@@ -38,9 +38,10 @@ import (
 // -0.0001 and +0.0017 and the log-loss ratios 1.0046, 1.0008 and 0.9962.
 // With MaxIter 300 FitGBDT reaches 0.8578 / 0.4487 on seeds 1/2 (206 trees).
 // sklearn's two-thread times vary with the other load (OpenMP spinning);
-// the single-thread figures are the comparable ones. At 1M × 40 rows
-// (TestFitGBDT benchmarks' data shape, 100 rounds) FitGBDT took 13.7 s on
-// one core and sklearn 27.2 s with one thread.
+// the single-thread figures are the comparable ones. At 1M × 40 rows (the
+// shape of BenchmarkFitGBDT; sklearn on the same generating function drawn
+// in NumPy, sklearn_check.py --timing-1m), 100 rounds, FitGBDT took 13.7 s
+// on one core and sklearn 27.2 s with one thread.
 var gbSklearnDir = flag.String("gbdt.sklearn-dir", "", "write the synthetic train/test CSVs for testdata/gbdt/sklearn_check.py into this directory and report FitGBDT's figures on them")
 
 // gbSynthFeatures is the number of informative-or-noise columns the

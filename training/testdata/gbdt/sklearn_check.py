@@ -12,6 +12,11 @@ train.csv and test.csv (20 features, then the label; test.csv also carries
 the true probability), and prints FitGBDT's test AUC, log loss and fit time.
 This script prints the same for HistGradientBoostingClassifier with default
 settings (Debian's python3-sklearn) and for the true probabilities.
+
+    OMP_NUM_THREADS=1 /usr/bin/python3 training/testdata/gbdt/sklearn_check.py --timing-1m
+
+times sklearn on 1,000,000 × 40 rows drawn in NumPy from the same generating
+function as gbSynth (not the same numbers), the shape of BenchmarkFitGBDT.
 """
 import os
 import sys
@@ -39,6 +44,33 @@ def check(name, d):
           f"logloss={log_loss(yt, pt):.5f}")
 
 
+def timing_1m():
+    rng = np.random.default_rng(0)
+    n, d = 1_000_000, 40
+    X = np.empty((n, d))
+    for j in range(d):
+        k = j % 20
+        if k < 8:
+            X[:, j] = rng.standard_normal(n)
+        elif k < 12:
+            X[:, j] = rng.random(n)
+        elif k < 16:
+            X[:, j] = np.floor(np.exp(1.2 * rng.standard_normal(n)))
+        else:
+            X[:, j] = rng.integers(0, 2, n)
+    r = X
+    z = (-0.7 + 1.5 * np.sin(2 * r[:, 0]) + r[:, 1] * r[:, 2]
+         + 1.2 * (r[:, 3] > 0.5) * r[:, 4] - 0.6 * r[:, 5] ** 2 + 0.8 * r[:, 6]
+         + 4 * (r[:, 8] - 0.5) * (r[:, 9] - 0.5) + 0.7 * np.log1p(r[:, 12])
+         - 0.5 * (r[:, 13] > 3) + 0.9 * r[:, 16] * (r[:, 1] > 0) - 0.4 * r[:, 17])
+    y = (rng.random(n) < 1 / (1 + np.exp(-z))).astype(float)
+    clf = HistGradientBoostingClassifier(random_state=0)
+    t0 = time.perf_counter()
+    clf.fit(X, y)
+    print(f"1m    sklearn {sklearn.__version__} fit_s={time.perf_counter() - t0:.2f} "
+          f"rounds={clf.n_iter_}")
+
+
 def main(root):
     for name in ("big", "suite"):
         d = os.path.join(root, name)
@@ -47,4 +79,7 @@ def main(root):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "/tmp/gbdt")
+    if sys.argv[1:] == ["--timing-1m"]:
+        timing_1m()
+    else:
+        main(sys.argv[1] if len(sys.argv) > 1 else "/tmp/gbdt")
