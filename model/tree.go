@@ -176,7 +176,7 @@ func Sigmoid(z float64) float64 {
 
 // Bias returns the expected margin over the training rows as recorded in the
 // node covers: BaseScore plus each tree's root Value. Contributions and
-// SaabasContributions are offsets from it: Bias() + sum(contributions) ==
+// SHAPContributions are offsets from it: Bias() + sum(contributions) ==
 // Margin(x).
 func (t *Trees) Bias() float64 {
 	b := t.BaseScore
