@@ -48,7 +48,7 @@ func rdFuzzRead(t *testing.T, name string, data []byte, opts *ReadOptions) ([]Ev
 		err := r.Read(&e)
 		if err == nil {
 			if e.UserID == "" || e.UserID != string(trimSpace([]byte(e.UserID))) || e.Name == "" ||
-				e.Time.Location() != time.UTC || e.Time.Year() < 1 || e.Time.Year() > 9999 ||
+				e.Time.Location() != time.UTC || e.Time.Before(minEventTime) || e.Time.After(maxEventTime) ||
 				math.IsNaN(e.Amount) || math.Abs(e.Amount) > maxAmount {
 				t.Fatalf("bad event %+v", e)
 			}
@@ -208,7 +208,10 @@ func FuzzReadJSONL(f *testing.F) {
 		}
 		evs, _, err := rdFuzzRead(t, "fuzz.jsonl", data, rdFuzzOpts(FormatJSONL))
 		if err != nil {
-			t.Fatalf("JSON Lines has no header, yet: %v", err)
+			if !errors.Is(err, ErrInput) { // JSON Lines has no header
+				t.Fatalf("JSON Lines: %v", err)
+			}
+			return
 		}
 		var buf bytes.Buffer
 		for _, e := range evs {

@@ -32,7 +32,8 @@ type Mapping struct {
 	// EventName names the event of rows without an event column, e.g.
 	// "purchase" for an order log. Empty: the event column is required.
 	EventName string
-	// TimeCol holds the timestamp (default "timestamp"; required).
+	// TimeCol holds the timestamp (default "timestamp"; required). A time
+	// outside 1677-09-21..2262-04-11 (int64 unix nanoseconds) is a bad row.
 	TimeCol string
 	// AmountCol holds the signed money value (default "amount"). It is
 	// optional: without it every amount is 0 and the summary says so. An
@@ -891,6 +892,14 @@ func (r *Reader) keyName(k []byte) string {
 	return s
 }
 
+// Event times must fit int64 unix nanoseconds, as the feature state stores
+// them: 1677-09-21T00:12:43Z through 2262-04-11T23:47:16Z. A timestamp
+// outside is an unparsable-timestamp bad row.
+var (
+	minEventTime = time.Unix(0, math.MinInt64).UTC()
+	maxEventTime = time.Unix(0, math.MaxInt64).UTC()
+)
+
 // maxAmount bounds |amount| (after quantity × price): beyond it a value is
 // not money, and sums of merged order lines stay finite.
 const maxAmount = 1e15
@@ -922,13 +931,16 @@ func (r *Reader) accept(in *rowIn, line int64) bool {
 	}
 	tv := trimSpace(in.time)
 	t, clock, ok := r.tp.parse(tv)
-	if !ok {
+	if inRange := ok && !t.Before(minEventTime) && !t.After(maxEventTime); !inRange {
 		d := ""
 		if r.wantExample() {
-			if in.hasTime {
-				d = strconv.Quote(clip(string(tv), 40))
-			} else {
+			switch {
+			case !in.hasTime:
 				d = "no such key"
+			case ok:
+				d = strconv.Quote(clip(string(tv), 40)) + " is outside 1677-09-21..2262-04-11"
+			default:
+				d = strconv.Quote(clip(string(tv), 40))
 			}
 		}
 		r.reject(ErrBadTime, line, m.TimeCol, d)

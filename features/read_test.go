@@ -107,6 +107,8 @@ func TestReadBadRows(t *testing.T) {
 			want: ParseError{File: "in.csv", Line: 2, Field: "timestamp"}, reason: ErrBadTime, msg: `in.csv:2: timestamp: unparsable timestamp: "2024-13-01"`},
 		{name: "empty time", file: "in.csv", input: rdHeader + "u1,view,,1\n" + good,
 			want: ParseError{File: "in.csv", Line: 2, Field: "timestamp"}, reason: ErrBadTime, msg: `in.csv:2: timestamp: unparsable timestamp: ""`},
+		{name: "time before 1677", file: "in.csv", input: rdHeader + "u1,view,1600-01-01,1\n" + good,
+			want: ParseError{File: "in.csv", Line: 2, Field: "timestamp"}, reason: ErrBadTime, msg: `in.csv:2: timestamp: unparsable timestamp: "1600-01-01" is outside 1677-09-21..2262-04-11`},
 		{name: "bad amount", file: "in.csv", input: rdHeader + "u1,view,2024-01-01T00:00:00Z,12 EUR\n" + good,
 			want: ParseError{File: "in.csv", Line: 2, Field: "amount"}, reason: ErrBadAmount, msg: `in.csv:2: amount: unparsable amount: "12 EUR"`},
 		{name: "NaN amount", file: "in.csv", input: rdHeader + "u1,view,2024-01-01T00:00:00Z,NaN\n" + good,
