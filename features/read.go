@@ -266,6 +266,31 @@ func formatByName(name string) string {
 	return ""
 }
 
+// peekLine returns the buffered start of br once it holds a non-blank
+// line (or 64 KiB, or the whole input), reading no more than needed, so a
+// slow stdin stream is sniffed as soon as its first line arrives.
+func peekLine(br *bufio.Reader) []byte {
+	const most = 64 << 10
+	for n := 1; ; {
+		head, err := br.Peek(n)
+		if err != nil || len(head) >= most {
+			return head
+		}
+		head, _ = br.Peek(br.Buffered()) // what the reads so far brought
+		for rest := head; ; {
+			i := bytes.IndexByte(rest, '\n')
+			if i < 0 {
+				break
+			}
+			if !isBlank(rest[:i]) {
+				return head
+			}
+			rest = rest[i+1:]
+		}
+		n = min(len(head)+1, most)
+	}
+}
+
 // sniffFormat decides from the first non-blank line in b.
 func sniffFormat(b []byte) string {
 	for len(b) > 0 {
@@ -373,10 +398,10 @@ type Reader struct {
 	dedupe    string
 	horizon   time.Time // rows after it are clock skew
 	tp        *timeParser
-	roles     map[string]uint8 // JSON keys
-	keys      map[string]string
-	eventName []byte // Mapping.EventName
-	lastUser  string // the previous row's interned user id
+	roles     map[string]uint8  // role of each mapped column or key name
+	keys      map[string]string // interned JSON keys
+	eventName []byte            // Mapping.EventName
+	lastUser  string            // the previous row's interned user id
 
 	// current source
 	cur      int
@@ -403,7 +428,6 @@ type Reader struct {
 	pendingName int32
 	pendingSet  bool
 	pendingOrd  []byte
-	pendingUser string
 
 	users      map[string]string
 	names      map[string]int32
@@ -599,8 +623,7 @@ func (r *Reader) openSource() error {
 		r.format = formatByName(name)
 	}
 	if r.format == "" {
-		head, _ := br.Peek(64 << 10)
-		r.format = sniffFormat(head)
+		r.format = sniffFormat(peekLine(br))
 	}
 	r.srcStats.Format = r.format
 	r.lr.reset(br)
@@ -783,7 +806,7 @@ func (r *Reader) step(e *Event) (bool, error) {
 		return true, nil
 	}
 	order := trimSpace(in.order)
-	if r.pendingSet && len(order) > 0 && r.row.UserID == r.pendingUser && bytes.Equal(order, r.pendingOrd) {
+	if r.pendingSet && len(order) > 0 && r.row.UserID == r.pending.UserID && bytes.Equal(order, r.pendingOrd) {
 		r.pending.Amount += r.row.Amount
 		r.st.MergedLines++
 		return false, nil
@@ -794,7 +817,6 @@ func (r *Reader) step(e *Event) (bool, error) {
 		got = true
 	}
 	r.pending, r.pendingName, r.pendingSet = r.row, r.rowName, true
-	r.pendingUser = r.row.UserID
 	r.pendingOrd = append(r.pendingOrd[:0], order...)
 	return got, nil
 }

@@ -936,3 +936,34 @@ func ExampleNewReader() {
 	// rows 4 events 2 merged 1 refunds 1 bad 1
 	// orders.csv:4: ordered_at: unparsable timestamp: "yesterday"
 }
+
+// A stdin stream is sniffed and read line by line: the first event comes
+// before the writer closes the stream.
+func TestReadStreamingStdin(t *testing.T) {
+	pr, pw := io.Pipe()
+	r, err := NewReader(context.Background(), []Source{{Name: "-", R: pr}}, &ReadOptions{Now: rdNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan error, 1)
+	var e Event
+	go func() { got <- r.Read(&e) }()
+	if _, err := pw.Write([]byte("user_id\tevent\ttimestamp\nu1\tview\t2024-01-01T00:00:00Z\n")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-got:
+		if err != nil || e.UserID != "u1" {
+			t.Fatalf("first event %+v, %v", e, err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the first event waited for more input than its line")
+	}
+	pw.Close()
+	if err := r.Read(&e); err != io.EOF {
+		t.Errorf("after close: %v, want io.EOF", err)
+	}
+	if f := r.Stats().Sources[0].Format; f != FormatTSV {
+		t.Errorf("format %q, want tsv", f)
+	}
+}
