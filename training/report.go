@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/lapse-dev/lapse/features"
@@ -774,4 +775,113 @@ func (r *Report) WriteJSON(w io.Writer) error {
 		return fmt.Errorf("training: write report json: %w", err)
 	}
 	return nil
+}
+
+// WriteSummary writes the plain-text summary `lapse train` prints at the
+// end: 10 to 20 lines with the model, the data, the headline metrics
+// against the baselines, the segments and where the report went.
+func (r *Report) WriteSummary(w io.Writer) error {
+	if r == nil {
+		return fmt.Errorf("training: write summary: nil report: %w", ErrReport)
+	}
+	var b bytes.Buffer
+	p := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
+	version := r.ModelVersion
+	if version == "" {
+		version = "(unversioned)"
+	}
+	p("lapse train: model %s, seed %d", version, r.Seed)
+	var cuts []string
+	for _, c := range r.Cutoffs {
+		cuts = append(cuts, rptDate(c.Date)+" "+strings.ReplaceAll(c.Role, "_", "-"))
+	}
+	p("  as of %s, horizon %d days; snapshots: %s", rptDate(r.AsOf), r.HorizonDays, orNone(strings.Join(cuts, ", ")))
+	d := r.Data
+	p("  data: %s events, %s users, %s to %s; %s bad rows of %s",
+		rptInt(d.Events), rptInt(d.Users), rptDate(d.FirstEvent), rptDate(d.LastEvent), rptInt(d.BadRows), rptInt(d.Rows))
+	nPass, failed := 0, []string(nil)
+	for _, c := range r.Checks {
+		if c.Passed {
+			nPass++
+		} else {
+			failed = append(failed, c.Name)
+		}
+	}
+	line := fmt.Sprintf("  checks: %d passed", nPass)
+	if len(failed) > 0 {
+		line += fmt.Sprintf(", %d failed (%s)", len(failed), strings.Join(failed, ", "))
+	}
+	if a := r.Anomalies; a != nil {
+		line += fmt.Sprintf("; anomaly screen flagged %s of %s users", rptInt(a.Flagged), rptInt(a.Scored))
+		if a.ExcludedFromFit {
+			line += " (left out of fitting)"
+		}
+	}
+	p("%s", line)
+	for _, t := range []struct {
+		name     string
+		oot, hou *TaskEval
+		choice   *ModelChoice
+	}{
+		{"churn", r.Holdout.OutOfTime.Churn, r.Holdout.HeldOutUsers.Churn, r.Models.Churn},
+		{"propensity", r.Holdout.OutOfTime.Propensity, r.Holdout.HeldOutUsers.Propensity, r.Models.Propensity},
+	} {
+		if t.oot == nil {
+			if t.name == "propensity" && r.TargetEvent == "" {
+				p("propensity: no target event, no model")
+			} else {
+				p("%s: not evaluated", t.name)
+			}
+			continue
+		}
+		head := t.name
+		if t.name == "propensity" && r.TargetEvent != "" {
+			head += " (" + r.TargetEvent + ")"
+		}
+		head += ": " + t.oot.Model
+		if c := t.choice; c != nil && c.Reason != "" {
+			head += ", " + c.Reason
+		}
+		p("%s", head)
+		e := t.oot
+		p("  out-of-time: AUC %s (recency %s, RFM %s), PR AUC %s, log loss %s (base rate alone %s), ECE %s",
+			rptF3(e.AUC), rptF3(e.Baselines.Recency.AUC), rptF3(e.Baselines.RFM.AUC), rptF3(e.PRAUC),
+			rptF3(e.LogLoss), rptF3(e.Baselines.BaseRate.LogLoss), rptF3(e.ECE))
+		top := rptTop(e, 0.10)
+		p("  top decile lift %s; top 10%%: precision %s, recall %s", rptLift(e.TopDecileLift), rptPct(top.Precision), rptPct(top.Recall))
+		if t.hou != nil {
+			p("  held-out users: AUC %s, log loss %s", rptF3(t.hou.AUC), rptF3(t.hou.LogLoss))
+		}
+		if !(e.AUC > e.Baselines.Recency.AUC) {
+			p("  WARNING: the %s model does not beat recency alone out-of-time", t.name)
+		}
+	}
+	if f := r.Segments.RiskBand; f != nil {
+		var parts []string
+		for _, s := range f.Segments {
+			parts = append(parts, fmt.Sprintf("%s %s (churn %s)", s.Name, rptPct(s.Share), rptPctPtr(s.ChurnRate)))
+		}
+		p("risk bands: %s", orNone(strings.Join(parts, ", ")))
+	}
+	var stab []string
+	for _, f := range r.Segments.Families() {
+		if k := len(f.Stability); k > 0 {
+			stab = append(stab, fmt.Sprintf("%s %s", f.Family, rptPct(f.Stability[k-1].Same)))
+		}
+	}
+	if len(stab) > 0 {
+		p("segment stability: %s", strings.Join(stab, ", "))
+	}
+	p("scored %s users as of %s", rptInt(r.NUsers), rptDate(r.AsOf))
+	if _, err := w.Write(b.Bytes()); err != nil {
+		return fmt.Errorf("training: write summary: %w", err)
+	}
+	return nil
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
 }
