@@ -293,7 +293,7 @@ func TestReportJSONPaths(t *testing.T) {
 		"models.churn.calibration": str, "models.propensity.chosen": str,
 		"backtest": arr, "feature_importance.churn.features": arr, "feature_importance.churn.method": str,
 		"feature_importance.propensity.features": arr,
-		"data.files": arr, "data.rows": num, "data.bad_rows": num, "data.bad_rows_by_reason": obj, "data.events": num,
+		"data.files":                             arr, "data.rows": num, "data.bad_rows": num, "data.bad_rows_by_reason": obj, "data.events": num,
 		"data.users": num, "data.first_event": str, "data.last_event": str, "data.event_types": obj,
 		"checks": arr, "anomalies.flagged": num, "anomalies.scored": num, "anomalies.excluded_from_fit": boolean,
 		"segments.overlap": arr, "segments.cluster_profiles": arr,
