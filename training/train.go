@@ -282,23 +282,10 @@ func (tr *trainer) progress(format string, args ...any) {
 //
 // Data checks return a *DataError wrapping ErrNotEnoughData.
 func Train(ctx context.Context, log *features.Log, cfg *Config) (*Result, error) {
-	if err := cfg.Validate(); err != nil {
+	tr, err := newTrainer(log, cfg)
+	if err != nil {
 		return nil, err
 	}
-	c := cfg.withDefaults()
-	c.Spec = c.Spec.Clone()
-	if c.GBDT != nil {
-		g := *c.GBDT
-		c.GBDT = &g
-	} else {
-		c.GBDT = DefaultGBDTOptions()
-	}
-	c.GBDT.Seed = c.Seed
-	c.GBDT.Workers = c.Workers
-	if log == nil || log.Len() == 0 {
-		return nil, dataErr("events", "no events were read")
-	}
-	tr := &trainer{cfg: c, log: log}
 	if err := tr.cutoffs(); err != nil {
 		return nil, err
 	}
@@ -326,9 +313,30 @@ func Train(ctx context.Context, log *features.Log, cfg *Config) (*Result, error)
 			return nil, err
 		}
 	} else {
-		tr.note("propensity", "propensity model skipped: target event %q does not occur before %s", tr.spec.TargetEvent, day(tr.t1))
+		tr.note("propensity", "propensity model skipped: target event %q does not occur in the data", tr.spec.TargetEvent)
 	}
 	return tr.finish(ctx, churn, prop)
+}
+
+// newTrainer validates cfg and fills in its defaults.
+func newTrainer(log *features.Log, cfg *Config) (*trainer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	c := cfg.withDefaults()
+	c.Spec = c.Spec.Clone()
+	if c.GBDT != nil {
+		g := *c.GBDT
+		c.GBDT = &g
+	} else {
+		c.GBDT = DefaultGBDTOptions()
+	}
+	c.GBDT.Seed = c.Seed
+	c.GBDT.Workers = c.Workers
+	if log == nil || log.Len() == 0 {
+		return nil, dataErr("events", "no events were read")
+	}
+	return &trainer{cfg: c, log: log}, nil
 }
 
 // day formats a cutoff as a date, or as RFC 3339 when not at midnight.
@@ -373,6 +381,9 @@ func (tr *trainer) cutoffs() error {
 			"the events before %s span %.0f days (from %s) but a %d-day horizon needs at least %d days: %d for the labels of the out-of-time holdout plus the %d-day eligibility window before it; use a shorter --horizon or more history",
 			day(tr.asOf), span.Hours()/24, minT.Format("2006-01-02"), hd, hd+ld, hd, ld)
 	}
+	tr.report().Checks = append(tr.report().Checks, Check{Name: "horizon_covered", Passed: true,
+		Value: fmt.Sprintf("%.0f days of events before %s", span.Hours()/24, day(tr.asOf)),
+		Need:  fmt.Sprintf(">= %d days (horizon %d + eligibility %d)", hd+ld, hd, ld)})
 	tr.t1 = tr.asOf.Add(-H)
 	var cuts []time.Time
 	for k := 1; k <= c.Snapshots; k++ {
@@ -388,6 +399,9 @@ func (tr *trainer) cutoffs() error {
 			day(tr.t1), day(tr.t1.Add(-H)), day(tr.t1.Add(-2*H)), minT.Format("2006-01-02"), hd, 3*hd, day(tr.asOf))
 	}
 	slices.Reverse(cuts)
+	tr.report().Checks = append(tr.report().Checks, Check{Name: "fitting_snapshots", Passed: true,
+		Value: fmt.Sprintf("%d before %s", len(cuts), day(tr.t1)), Need: ">= 1",
+		Message: map[bool]string{true: "", false: fmt.Sprintf("%d of the %d asked for: the data does not reach further back", len(cuts), c.Snapshots)}[len(cuts) == c.Snapshots]})
 	for _, cut := range cuts {
 		tr.snaps = append(tr.snaps, &snapshot{cutoff: cut})
 	}
@@ -457,6 +471,9 @@ func (tr *trainer) checkUsers() error {
 	for _, k := range tr.fitting {
 		fit += len(tr.snaps[k].ds.Vectors)
 	}
+	tr.report().Checks = append(tr.report().Checks,
+		Check{Name: "min_users_out_of_time", Passed: n >= min, Value: fmt.Sprint(n), Need: fmt.Sprintf(">= %d", min)},
+		Check{Name: "min_users_fitting", Passed: fit >= min, Value: fmt.Sprint(fit), Need: fmt.Sprintf(">= %d", min)})
 	var probs []string
 	if n < min {
 		probs = append(probs, fmt.Sprintf(
@@ -753,9 +770,23 @@ func (tr *trainer) fitLogistic(ctx context.Context, target string, fit, tune, se
 		if err != nil {
 			return nil, err
 		}
+		// A λ too small for the data (separable rows) does not converge;
+		// drop the smallest λ until the rest do.
+		grid := slices.Clone(tr.cfg.L2Grid)
+		if grid == nil {
+			grid = slices.Clone(DefaultL2Grid)
+		}
+		slices.Sort(grid)
+		slices.Reverse(grid)
 		var scores []L2Score
-		lr, scores, err = TuneL2(ctx, xt, y, nil, vt, tune.label(target), nil, tr.cfg.L2Grid, &LogisticOptions{Threads: tr.cfg.Workers})
-		if err != nil && !errors.Is(err, ErrNotConverged) {
+		for {
+			lr, scores, err = TuneL2(ctx, xt, y, nil, vt, tune.label(target), nil, grid, &LogisticOptions{Threads: tr.cfg.Workers})
+			if err == nil || !errors.Is(err, ErrNotConverged) || len(grid) == 1 {
+				break
+			}
+			grid = grid[:len(grid)-1]
+		}
+		if err != nil {
 			return nil, fmt.Errorf("training: %s logistic: %w", target, err)
 		}
 		best := math.Inf(1)
@@ -765,9 +796,17 @@ func (tr *trainer) fitLogistic(ctx context.Context, target string, fit, tune, se
 			}
 		}
 	} else {
+		// The same λ; should it not converge on these rows, a 10× larger
+		// one (at most three times) is used and the report shows it.
 		l2 = like.l2
-		lr, err = FitLogistic(ctx, xt, y, nil, &LogisticOptions{L2: l2, Threads: tr.cfg.Workers})
-		if err != nil && !errors.Is(err, ErrNotConverged) {
+		for try := 0; ; try++ {
+			lr, err = FitLogistic(ctx, xt, y, nil, &LogisticOptions{L2: l2, Threads: tr.cfg.Workers})
+			if err == nil || !errors.Is(err, ErrNotConverged) || try == 3 {
+				break
+			}
+			l2 *= 10
+		}
+		if err != nil {
 			return nil, fmt.Errorf("training: %s logistic: %w", target, err)
 		}
 	}
@@ -943,7 +982,13 @@ func (tr *trainer) backtest(ctx context.Context, target string, chosen *fitted, 
 		fit := tr.capRows(gather(tr.snaps, before, byRole(tr.excluded, roleFit, roleSelect)))
 		tune := gather(tr.snaps, before, byRole(nil, roleTune))
 		eval := gather(tr.snaps, []int{k}, allRows)
-		if _, err := tr.classCheck(target, []string{"fitting", "tuning", "evaluation"}, []*rowSet{fit, tune, eval}); err != nil {
+		// The tune rows only calibrate here (no choice is made), so both
+		// classes suffice; the fitting and evaluation rows need MinClass.
+		_, err := tr.classCheck(target, []string{"fitting", "evaluation"}, []*rowSet{fit, eval})
+		if err == nil && (tune.positives(target) == 0 || tune.positives(target) == len(tune.refs)) {
+			err = fmt.Errorf("the tuning rows hold one class")
+		}
+		if err != nil {
 			tr.note("backtest_"+target, "%s backtest at %s skipped: %v", target, day(tr.snaps[k].cutoff), err)
 			continue
 		}
