@@ -1030,11 +1030,7 @@ func (tr *trainer) finish(ctx context.Context, churn, prop *targetOutcome) (*Res
 	// Segment rules come from the T1 snapshot: the latest view of the
 	// users whose churn is known, all of it before T1.
 	ootRows := gather(tr.snaps, []int{tr.oot}, allRows)
-	m.RFM = tr.rfmRules(ootRows)
-	m.Lifecycle = tr.lifecycleRules(ootRows)
-	m.Tiers = tr.tierRules(ootRows)
-	tr.progress("fitting behavioural clusters on %d users", ootRows.x.Rows)
-	if m.Clusters, err = tr.clusters(ctx, ootRows); err != nil {
+	if err := tr.segmentRules(ctx, m, ootRows); err != nil {
 		return nil, err
 	}
 
@@ -1050,7 +1046,7 @@ func (tr *trainer) finish(ctx context.Context, churn, prop *targetOutcome) (*Res
 			pT[i] = m.Churn.Prob(ds.Vectors[i].Values)
 		}
 	})
-	m.Bands = riskBands(pT, churn.oot.BaseRate)
+	m.Bands = DeriveBands(pT)
 
 	m.Metrics = map[string]float64{
 		"churn_auc_oot":         churn.oot.AUC,
