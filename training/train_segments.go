@@ -21,7 +21,7 @@ func (tr *trainer) rfmRules(r *rowSet) model.RFMRules { return DeriveRFM(tr.name
 // out, with a note in the report.
 func (tr *trainer) segmentRules(ctx context.Context, m *model.Model, r *rowSet) error {
 	m.RFM = DeriveRFM(tr.names, &r.x)
-	m.Lifecycle = DeriveLifecycle(tr.names, &r.x, int(tr.cfg.Horizon.Hours() / 24))
+	m.Lifecycle = DeriveLifecycle(tr.names, &r.x, int(tr.cfg.Horizon.Hours()/24))
 	m.Tiers = DeriveTiers(tr.names, &r.x)
 	tr.progress("fitting behavioural clusters on %d users", r.x.Rows)
 	c, rep, err := FitClusters(ctx, tr.names, &r.x, &ClusterOptions{K: tr.cfg.K, Seed: tr.cfg.Seed, Threads: tr.cfg.Workers})
@@ -37,7 +37,6 @@ func (tr *trainer) segmentRules(ctx context.Context, m *model.Model, r *rowSet) 
 		Value: fmt.Sprintf("k = %d (%s) on %d users", rep.K, rep.Method, rep.Users), Need: "k in 2..10"})
 	return nil
 }
-
 
 // segmentHealth segments the users of every snapshot with m's rules (risk
 // bands from evalClf, the model evaluated out of time, whose T1
