@@ -154,7 +154,8 @@ type TaskEval struct {
 
 // Baselines are simple scores on the same rows as the model.
 type Baselines struct {
-	// Recency ranks by days since the last activity.
+	// Recency ranks by days since the last activity (churn) or since the
+	// last purchase (propensity, fewest first).
 	Recency ScoreBaseline `json:"recency"`
 	// RFM ranks by the RFM score R+F+M.
 	RFM ScoreBaseline `json:"rfm"`
@@ -797,8 +798,11 @@ func (r *Report) WriteSummary(w io.Writer) error {
 	}
 	p("  as of %s, horizon %d days; snapshots: %s", rptDate(r.AsOf), r.HorizonDays, orNone(strings.Join(cuts, ", ")))
 	d := r.Data
-	p("  data: %s events, %s users, %s to %s; %s bad rows of %s",
-		rptInt(d.Events), rptInt(d.Users), rptDate(d.FirstEvent), rptDate(d.LastEvent), rptInt(d.BadRows), rptInt(d.Rows))
+	line := fmt.Sprintf("  data: %s events, %s users, %s to %s", rptInt(d.Events), rptInt(d.Users), rptDate(d.FirstEvent), rptDate(d.LastEvent))
+	if d.Rows > 0 {
+		line += fmt.Sprintf("; %s bad rows of %s", rptInt(d.BadRows), rptInt(d.Rows))
+	}
+	p("%s", line)
 	nPass, failed := 0, []string(nil)
 	for _, c := range r.Checks {
 		if c.Passed {
@@ -807,7 +811,7 @@ func (r *Report) WriteSummary(w io.Writer) error {
 			failed = append(failed, c.Name)
 		}
 	}
-	line := fmt.Sprintf("  checks: %d passed", nPass)
+	line = fmt.Sprintf("  checks: %d passed", nPass)
 	if len(failed) > 0 {
 		line += fmt.Sprintf(", %d failed (%s)", len(failed), strings.Join(failed, ", "))
 	}

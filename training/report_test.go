@@ -50,7 +50,7 @@ func rptSigmoid(z float64) float64 { return 1 / (1 + math.Exp(-z)) }
 // sigmoid(a + b·x), a model probability close to the truth, and two weaker
 // baseline scores oriented as NewTaskEval wants (higher = positive more
 // likely, so they follow the sign of b), and evaluates them.
-func rptTask(t *testing.T, rng *rand.Rand, n int, a, b float64, kind string) (*TaskEval, []float64, []float64) {
+func rptTask(t testing.TB, rng *rand.Rand, n int, a, b float64, kind string) (*TaskEval, []float64, []float64) {
 	t.Helper()
 	y, p, rec, rfm := make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n)
 	for i := range y {
@@ -86,7 +86,7 @@ func rptF(v float64) *float64 { return &v }
 // rptSampleReport builds a complete report from metrics computed on seeded
 // synthetic scores. withTarget false leaves propensity out, as for data
 // without a target event.
-func rptSampleReport(t *testing.T, withTarget bool) *Report {
+func rptSampleReport(t testing.TB, withTarget bool) *Report {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(7, 11))
 	oot, y, p := rptTask(t, rng, 300, -0.4, 1.6, model.KindGBDT)
@@ -722,4 +722,30 @@ func TestNewDataSummary(t *testing.T) {
 	if d.BadRowsByReason[features.ErrBadTime.Error()] != 3 || d.BadRowsByReason[features.ErrMissingUser.Error()] != 2 {
 		t.Errorf("bad rows by reason %v", d.BadRowsByReason)
 	}
+}
+
+// BenchmarkReportWrite writes the sample report (both tasks, five segment
+// families) as JSON, HTML and summary.
+func BenchmarkReportWrite(b *testing.B) {
+	r := rptSampleReport(b, true)
+	var buf bytes.Buffer
+	var htmlBytes, jsonBytes int
+	b.ReportAllocs()
+	for b.Loop() {
+		buf.Reset()
+		if err := r.WriteJSON(&buf); err != nil {
+			b.Fatal(err)
+		}
+		jsonBytes = buf.Len()
+		buf.Reset()
+		if err := r.WriteHTML(&buf); err != nil {
+			b.Fatal(err)
+		}
+		htmlBytes = buf.Len()
+		if err := r.WriteSummary(io.Discard); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(jsonBytes), "json_bytes")
+	b.ReportMetric(float64(htmlBytes), "html_bytes")
 }

@@ -405,3 +405,43 @@ func FuzzCharts(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkLineChart draws a ROC-sized chart: three series of 200 points.
+func BenchmarkLineChart(b *testing.B) {
+	c := &LineChart{Title: "ROC", X: Axis{Min: 0, Max: 1}, Y: Axis{Min: 0, Max: 1}, Diagonal: true}
+	for k := range 3 {
+		s := Series{Name: "s"}
+		for i := range 200 {
+			x := float64(i) / 199
+			s.X = append(s.X, x)
+			s.Y = append(s.Y, math.Pow(x, 1/float64(k+2)))
+		}
+		c.Series = append(c.Series, s)
+	}
+	var n int
+	b.ReportAllocs()
+	for b.Loop() {
+		n = len(c.SVG())
+	}
+	b.ReportMetric(float64(n), "bytes/chart")
+}
+
+// BenchmarkHeatmap draws an 11 × 11 transition matrix (the RFM segments).
+func BenchmarkHeatmap(b *testing.B) {
+	h := &Heatmap{Title: "t"}
+	for i := range 11 {
+		h.Rows = append(h.Rows, "segment "+string(rune('A'+i)))
+		row := make([]float64, 11)
+		for j := range row {
+			row[j] = float64((i*7 + j*3) % 11)
+		}
+		h.Values = append(h.Values, row)
+	}
+	h.Cols = h.Rows
+	var n int
+	b.ReportAllocs()
+	for b.Loop() {
+		n = len(h.SVG())
+	}
+	b.ReportMetric(float64(n), "bytes/chart")
+}
