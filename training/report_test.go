@@ -19,14 +19,25 @@ import (
 	"github.com/lapse-dev/lapse/model"
 )
 
-var update = flag.Bool("update", false, "rewrite golden files under testdata/")
+// The -update flag rewrites golden files. Another test file of the package
+// may define it the same way; whichever registers first wins and all read it.
+func init() {
+	if flag.Lookup("update") == nil {
+		flag.Bool("update", false, "rewrite golden files under testdata/")
+	}
+}
+
+func rptUpdate() bool {
+	f := flag.Lookup("update")
+	return f != nil && f.Value.String() == "true"
+}
 
 // rptGolden compares got with testdata/report/name, or rewrites it with
 // -update.
 func rptGolden(t *testing.T, name string, got []byte) {
 	t.Helper()
 	path := filepath.Join("testdata", "report", name)
-	if *update {
+	if rptUpdate() {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			t.Fatal(err)
 		}
