@@ -277,24 +277,28 @@ func DeriveTiers(names []string, x *Matrix) model.TierRules {
 		return t
 	}
 	n := float64(len(v))
-	// Distinct values above the minimum with their upper-tail share, in
-	// ascending order.
-	type cut struct{ v, tail float64 }
+	// Distinct values above the minimum with the number of users at or
+	// above them, in ascending order.
+	type cut struct {
+		v    float64
+		tail int
+	}
 	var cuts []cut
 	for i := 1; i < len(v); i++ {
 		if v[i] != v[i-1] {
-			cuts = append(cuts, cut{v[i], float64(len(v)-i) / n})
+			cuts = append(cuts, cut{v[i], len(v) - i})
 		}
 	}
 	if len(cuts) == 0 {
 		t.PowerAt, t.RegularAt = v[0]+1, v[0]+1
 		return t
 	}
-	nearest := func(cs []cut, target float64) int {
+	nearest := func(cs []cut, share float64) int {
+		target := share * n
 		best := -1
 		for i, c := range cs {
 			// Ascending values: on an equal distance the later (higher) wins.
-			if best < 0 || math.Abs(c.tail-target) <= math.Abs(cs[best].tail-target) {
+			if best < 0 || math.Abs(float64(c.tail)-target) <= math.Abs(float64(cs[best].tail)-target) {
 				best = i
 			}
 		}
