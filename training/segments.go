@@ -1012,11 +1012,28 @@ func SegmentUsers(names []string, x *Matrix, users []string, cutoff time.Time, r
 	jR, jF, jM := col(rules.RFM.RecencyFeature), col(rules.RFM.FrequencyFeature), col(rules.RFM.MonetaryFeature)
 	jTen, jRec, jGap := col(model.FeatTenure), col(model.FeatRecency), col(model.FeatPrevGap)
 	jTier := col(rules.Tiers.Feature)
+	var cCols []int
+	if c := rules.Clusters; c != nil {
+		if c.Transform == nil || c.KMeans == nil || c.KMeans.K() == 0 || c.Transform.Len() != len(c.Features) {
+			return nil, fmt.Errorf("training: segment users: clusters without centroids or with %d features for their transform: %w",
+				len(c.Features), ErrShape)
+		}
+		for _, f := range c.Features {
+			cCols = append(cCols, col(f))
+		}
+	}
 	kmParallel(x.Rows, runtime.GOMAXPROCS(0), func(lo, hi, _ int) {
+		// The cluster assignment of model.Clusters.Assign (a missing column
+		// is NaN, imputed with the training mean), without its allocations.
+		v := make([]float64, len(cCols))
+		z := make([]float64, len(cCols))
 		for i := lo; i < hi; i++ {
 			row := x.Row(i)
 			if cluster != nil {
-				cluster[i] = rules.Clusters.Name(rules.Clusters.Assign(col, row))
+				for c, j := range cCols {
+					v[c] = val(row, j)
+				}
+				cluster[i] = rules.Clusters.Name(rules.Clusters.KMeans.Assign(rules.Clusters.Transform.Apply(z, v)))
 			}
 			rfm[i] = model.RFMSegment(rules.RFM.Score(val(row, jR), val(row, jF), val(row, jM)))
 			life[i] = rules.Lifecycle.Stage(val(row, jTen), val(row, jRec), val(row, jGap))
@@ -1162,31 +1179,44 @@ func SegmentHealthOf(snaps []*Segmentation, churned []bool, prob []float64) (*Se
 		return nil, fmt.Errorf("training: segment health: %d users, %d outcomes, %d probabilities: %w",
 			n, len(churned), len(prob), ErrShape)
 	}
-	// Row of each user id in each snapshot.
-	pos := make([]map[string]int, len(snaps))
+	// match[k][i] is the row at snapshot k−1 of user i of snapshot k, or −1.
+	match := make([][]int32, len(snaps))
+	var prev map[string]int32
 	for k, s := range snaps {
-		pos[k] = make(map[string]int, len(s.Users))
+		pos := make(map[string]int32, len(s.Users))
 		for i, id := range s.Users {
-			if _, dup := pos[k][id]; dup {
+			if _, dup := pos[id]; dup {
 				return nil, fmt.Errorf("training: segment health: user %q at %s: %w", id, day(s.Cutoff), ErrDuplicateUser)
 			}
-			pos[k][id] = i
+			pos[id] = int32(i)
 		}
+		if k > 0 {
+			match[k] = make([]int32, len(s.Users))
+			for i, id := range s.Users {
+				j, ok := prev[id]
+				if !ok {
+					j = -1
+				}
+				match[k][i] = j
+			}
+		}
+		prev = pos
 	}
 	h := &SegmentHealth{Cutoff: last.Cutoff, Users: n, Families: []FamilyHealth{}, Overlaps: []Overlap{}}
-	for _, f := range last.Families {
+	coded := make([]sgCoded, len(last.Families))
+	for fi := range last.Families {
+		f := &last.Families[fi]
+		coded[fi] = sgCode(f.Order, f.Labels)
 		fh := FamilyHealth{Family: f.Family, Transitions: []Transition{}}
-		names := segOrder(f.Order, sgNonEmpty(f.Labels))
-		at := sgPositions(names)
+		names := coded[fi].names
 		users := make([]int, len(names))
 		churn := make([]int, len(names))
 		psum := make([]float64, len(names))
-		for i, l := range f.Labels {
-			if l == "" {
+		for i, q := range coded[fi].codes {
+			if q < 0 {
 				fh.Unsegmented++
 				continue
 			}
-			q := at[l]
 			users[q]++
 			if churned != nil && churned[i] {
 				churn[q]++
@@ -1217,21 +1247,68 @@ func SegmentHealthOf(snaps []*Segmentation, churned []bool, prob []float64) (*Se
 				fh.Transitions = fh.Transitions[:0]
 				continue
 			}
-			fh.Transitions = append(fh.Transitions, sgTransition(snaps[k-1], snaps[k], from, to, pos[k-1], f.Order))
+			fh.Transitions = append(fh.Transitions, sgTransition(snaps[k-1].Cutoff, snaps[k].Cutoff, from, to, match[k], f.Order))
 		}
 		h.Families = append(h.Families, fh)
 	}
 	for a := range last.Families {
 		for b := a + 1; b < len(last.Families); b++ {
-			h.Overlaps = append(h.Overlaps, sgOverlap(&last.Families[a], &last.Families[b]))
+			h.Overlaps = append(h.Overlaps, sgOverlap(last.Families[a].Family, last.Families[b].Family, coded[a], coded[b]))
 		}
 	}
 	return h, nil
 }
 
-// sgNonEmpty returns the labels without "".
-func sgNonEmpty(labels []string) []string {
-	return slices.DeleteFunc(slices.Clone(labels), func(l string) bool { return l == "" })
+// sgCoded is one family's labels as indices into names (−1: unsegmented).
+type sgCoded struct {
+	names []string
+	codes []int32
+}
+
+// sgCode codes labels against order followed by the other non-empty
+// labels in name order (the order of segOrder).
+func sgCode(order []string, labels ...[]string) sgCoded {
+	names := slices.Clone(order)
+	at := sgPositions(names)
+	var extra []string
+	for _, ls := range labels {
+		for _, l := range ls {
+			if _, ok := at[l]; !ok && l != "" {
+				at[l] = -1
+				extra = append(extra, l)
+			}
+		}
+	}
+	slices.Sort(extra)
+	for _, l := range extra {
+		at[l] = len(names)
+		names = append(names, l)
+	}
+	c := sgCoded{names: names}
+	if len(labels) == 1 {
+		c.codes = make([]int32, len(labels[0]))
+		for i, l := range labels[0] {
+			c.codes[i] = -1
+			if l != "" {
+				c.codes[i] = int32(at[l])
+			}
+		}
+	}
+	return c
+}
+
+// sgCodes codes labels against c.names (every non-empty label must be in
+// them).
+func (c sgCoded) sgCodes(labels []string) []int32 {
+	at := sgPositions(c.names)
+	out := make([]int32, len(labels))
+	for i, l := range labels {
+		out[i] = -1
+		if l != "" {
+			out[i] = int32(at[l])
+		}
+	}
+	return out
 }
 
 // sgPositions maps each name to its index.
@@ -1253,40 +1330,41 @@ func sgFamily(s *Segmentation, family string) *FamilyLabels {
 	return nil
 }
 
-// sgTransition counts users of snapshot b (family labels to) by their
-// segment in snapshot a (labels from, rows of users located by posA).
-func sgTransition(a, b *Segmentation, from, to *FamilyLabels, posA map[string]int, order []string) Transition {
-	var ra, rb []string
-	for i, id := range b.Users {
-		j, ok := posA[id]
-		if !ok || from.Labels[j] == "" || to.Labels[i] == "" {
+// sgTransition counts the users of the later snapshot (labels to) by
+// their segment at the earlier one (labels from); match[i] is the earlier
+// row of later user i, or −1.
+func sgTransition(fromCut, toCut time.Time, from, to *FamilyLabels, match []int32, order []string) Transition {
+	c := sgCode(order, from.Labels, to.Labels)
+	ca, cb := c.sgCodes(from.Labels), c.sgCodes(to.Labels)
+	k := len(c.names)
+	t := Transition{From: fromCut, To: toCut, Segments: c.names,
+		Counts: make([][]int, k), RowShares: make([][]float64, k)}
+	for i := range k {
+		t.Counts[i] = make([]int, k)
+		t.RowShares[i] = make([]float64, k)
+	}
+	for i, j := range match {
+		if j < 0 {
 			continue
 		}
-		ra = append(ra, from.Labels[j])
-		rb = append(rb, to.Labels[i])
-	}
-	names := segOrder(order, append(slices.Clone(ra), rb...))
-	at := sgPositions(names)
-	t := Transition{From: a.Cutoff, To: b.Cutoff, Users: len(ra), Segments: names,
-		Counts: make([][]int, len(names)), RowShares: make([][]float64, len(names))}
-	for i := range names {
-		t.Counts[i] = make([]int, len(names))
-		t.RowShares[i] = make([]float64, len(names))
-	}
-	for i := range ra {
-		t.Counts[at[ra[i]]][at[rb[i]]]++
-		if ra[i] == rb[i] {
+		r, q := ca[j], cb[i]
+		if r < 0 || q < 0 {
+			continue
+		}
+		t.Counts[r][q]++
+		t.Users++
+		if r == q {
 			t.Stayed++
 		}
 	}
 	for i, row := range t.Counts {
 		tot := 0
-		for _, c := range row {
-			tot += c
+		for _, v := range row {
+			tot += v
 		}
 		if tot > 0 {
-			for j, c := range row {
-				t.RowShares[i][j] = float64(c) / float64(tot)
+			for j, v := range row {
+				t.RowShares[i][j] = float64(v) / float64(tot)
 			}
 		}
 	}
@@ -1296,31 +1374,25 @@ func sgTransition(a, b *Segmentation, from, to *FamilyLabels, posA map[string]in
 	return t
 }
 
-// sgOverlap is the contingency table of families a and b over the users
-// segmented in both, with each segment's most similar segment.
-func sgOverlap(a, b *FamilyLabels) Overlap {
-	o := Overlap{A: a.Family, B: b.Family}
-	var la, lb []string
-	for i := range a.Labels {
-		if a.Labels[i] != "" && b.Labels[i] != "" {
-			la = append(la, a.Labels[i])
-			lb = append(lb, b.Labels[i])
-		}
-	}
-	o.Users = len(la)
-	o.Rows, o.Cols = segOrder(a.Order, la), segOrder(b.Order, lb)
-	ra, cb := sgPositions(o.Rows), sgPositions(o.Cols)
-	o.Counts = make([][]int, len(o.Rows))
+// sgOverlap is the contingency table of families a and b (coded labels of
+// the same users) over the users segmented in both, with each segment's
+// most similar segment of the other family.
+func sgOverlap(fa, fb string, a, b sgCoded) Overlap {
+	o := Overlap{A: fa, B: fb, Rows: a.names, Cols: b.names, Counts: make([][]int, len(a.names))}
 	for i := range o.Counts {
-		o.Counts[i] = make([]int, len(o.Cols))
+		o.Counts[i] = make([]int, len(b.names))
 	}
-	rowTot := make([]int, len(o.Rows))
-	colTot := make([]int, len(o.Cols))
-	for i := range la {
-		r, c := ra[la[i]], cb[lb[i]]
-		o.Counts[r][c]++
+	rowTot := make([]int, len(a.names))
+	colTot := make([]int, len(b.names))
+	for i, r := range a.codes {
+		q := b.codes[i]
+		if r < 0 || q < 0 {
+			continue
+		}
+		o.Counts[r][q]++
 		rowTot[r]++
-		colTot[c]++
+		colTot[q]++
+		o.Users++
 	}
 	jac := func(both, s, t int) float64 {
 		if u := s + t - both; u > 0 {
@@ -1334,21 +1406,21 @@ func sgOverlap(a, b *FamilyLabels) Overlap {
 			continue
 		}
 		best := BestOverlap{Segment: name, Jaccard: -1}
-		for c, with := range o.Cols {
-			if j := jac(o.Counts[r][c], rowTot[r], colTot[c]); j > best.Jaccard {
-				best = BestOverlap{Segment: name, With: with, Both: o.Counts[r][c], Jaccard: j}
+		for q, with := range o.Cols {
+			if j := jac(o.Counts[r][q], rowTot[r], colTot[q]); j > best.Jaccard {
+				best = BestOverlap{Segment: name, With: with, Both: o.Counts[r][q], Jaccard: j}
 			}
 		}
 		o.BestB = append(o.BestB, best)
 	}
-	for c, name := range o.Cols {
-		if colTot[c] == 0 {
+	for q, name := range o.Cols {
+		if colTot[q] == 0 {
 			continue
 		}
 		best := BestOverlap{Segment: name, Jaccard: -1}
 		for r, with := range o.Rows {
-			if j := jac(o.Counts[r][c], rowTot[r], colTot[c]); j > best.Jaccard {
-				best = BestOverlap{Segment: name, With: with, Both: o.Counts[r][c], Jaccard: j}
+			if j := jac(o.Counts[r][q], rowTot[r], colTot[q]); j > best.Jaccard {
+				best = BestOverlap{Segment: name, With: with, Both: o.Counts[r][q], Jaccard: j}
 			}
 		}
 		o.BestA = append(o.BestA, best)
