@@ -1046,3 +1046,30 @@ func TestSegmentHealthSequences(t *testing.T) {
 		}
 	})
 }
+
+// The risk bands of ten calibrated churn scores: medium from the mean
+// (0.29), high from the stricter of the 80th percentile (0.42) and twice the
+// mean (0.58).
+func ExampleDeriveBands() {
+	b := DeriveBands([]float64{0.1, 0.1, 0.1, 0.1, 0.2, 0.2, 0.3, 0.4, 0.5, 0.9})
+	fmt.Printf("medium >= %.2f, high >= %.2f\n", b.Medium, b.High)
+	fmt.Println(b.Band(0.5), b.Band(0.6))
+	// Output:
+	// medium >= 0.29, high >= 0.58
+	// medium high
+}
+
+// Names from centroids in standardised units: a cluster far above average
+// on activity and recently seen, one long gone with little activity, and
+// one that fits no rule.
+func ExampleNameClusters() {
+	feats := []string{"events_30d", "active_days_30d", "recency_days", "trend_30d"}
+	names := NameClusters(feats, [][]float64{
+		{1.4, 1.1, -0.8, 0.1},
+		{-1.2, -1.0, 1.6, -0.2},
+		{0.1, 0.2, -0.1, 0.9},
+	})
+	fmt.Printf("%q\n", names)
+	// Output:
+	// ["power users" "dormant" "cluster 3: high trend_30d"]
+}
