@@ -25,8 +25,9 @@ import (
 
 // Anomaly screen defaults.
 const (
-	// isoTrees is the number of trees of the forest.
-	isoTrees = 100
+	// isoTrees is the number of trees of the forest (the paper finds path
+	// lengths converge well before 100).
+	isoTrees = 50
 	// isoSample is psi, the subsample size per tree (the paper's 256).
 	isoSample = 256
 	// AnomalyThreshold is the isolation score from which a row is flagged.

@@ -1,0 +1,128 @@
+package training
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/lapse-dev/lapse/features"
+)
+
+// Run with
+//
+//	go test ./training/ -run '^$' -bench BenchmarkTrain -benchtime 1x
+//
+// (-short skips the 1M-user run). Each iteration is Train end to end from a
+// features.Log: four snapshots, the anomaly screen, both candidates and the
+// backtest for churn and propensity, the production refits, segments, and
+// a prediction with reasons for every user eligible at T.
+
+// trBenchLog generates n users over 180 days straight into a Log: each user
+// signs up in the first 120 days, is active on a day with probability a
+// (log-normal across users, mean about 0.12) until a churn day drawn with a
+// hazard that rises as their activity declines, with 1-3 events of three
+// types per active day and purchases with log-normal amounts on 8% of them.
+// About 11 events per user.
+func trBenchLog(tb testing.TB, n int, seed uint64) *features.Log {
+	tb.Helper()
+	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	var log features.Log
+	names := []string{"session_start", "page_view", "feature_use"}
+	e := features.Event{}
+	for u := range n {
+		r := rand.New(rand.NewPCG(seed, uint64(u)))
+		id := "u" + strconv.Itoa(u)
+		signup := r.IntN(120)
+		a := math.Min(0.9, math.Exp(r.NormFloat64()*0.8-2.4))
+		life := int(r.ExpFloat64() * 40 / (1 + 3*a))
+		decline := life - 14
+		spend := math.Exp(r.NormFloat64()*0.5 + 3)
+		for d := signup; d < 180 && d < signup+life+120; d++ {
+			p := a
+			switch {
+			case d-signup > life && d-signup < life+60:
+				p = 0 // churned, may come back
+			case d-signup >= decline && d-signup <= life:
+				p = a / 3
+			}
+			if r.Float64() >= p {
+				continue
+			}
+			for k := range 1 + r.IntN(3) {
+				e = features.Event{UserID: id, Name: names[(k+d)%3], Time: start.Add(time.Duration(d)*24*time.Hour + time.Duration(r.IntN(86400))*time.Second)}
+				if err := log.Append(&e); err != nil {
+					tb.Fatal(err)
+				}
+			}
+			if r.Float64() < 0.08 {
+				e = features.Event{UserID: id, Name: "purchase", Time: start.Add(time.Duration(d)*24*time.Hour + 43200*time.Second), Amount: math.Round(spend*math.Exp(r.NormFloat64()*0.3)*100) / 100}
+				if err := log.Append(&e); err != nil {
+					tb.Fatal(err)
+				}
+			}
+		}
+	}
+	return &log
+}
+
+// trBenchSpec has windows 7, 30 and 90 days and a vocabulary of 3 types:
+// 42 features with this data.
+func trBenchSpec() *features.Spec {
+	s := features.DefaultSpec()
+	s.Windows = []int{7, 30, 90}
+	s.VocabularySize = 3
+	s.Derive()
+	return s
+}
+
+func BenchmarkTrain(b *testing.B) {
+	for _, n := range []int{100_000, 1_000_000} {
+		b.Run(fmt.Sprintf("users=%d", n), func(b *testing.B) {
+			if n >= 1_000_000 && testing.Short() {
+				b.Skip("1M users skipped in -short mode")
+			}
+			log := trBenchLog(b, n, 1)
+			cfg := &Config{Horizon: 30 * trDay, Spec: trBenchSpec(), Seed: 1, Now: trFixedNow, Progress: &trStampWriter{b, time.Now()}}
+			runtime.GC()
+			var before runtime.MemStats
+			runtime.ReadMemStats(&before)
+			var res *Result
+			for b.Loop() {
+				var err error
+				if res, err = Train(context.Background(), log, cfg); err != nil {
+					b.Fatal(err)
+				}
+			}
+			var after runtime.MemStats
+			runtime.ReadMemStats(&after)
+			sec := b.Elapsed().Seconds() / float64(b.N)
+			b.ReportMetric(sec, "s/train")
+			b.ReportMetric(float64(log.Len()), "events")
+			b.ReportMetric(float64(len(res.Scores)), "scored")
+			b.ReportMetric(float64(len(res.Model.Features)), "features")
+			b.ReportMetric(float64(after.HeapSys)/(1<<20), "heap-sys-MiB")
+			b.ReportMetric(float64(after.Sys)/(1<<20), "sys-MiB")
+			b.ReportMetric(float64(n)/sec, "users/s")
+			b.Logf("%d users, %d events, %d scored, %d features, churn %s OOT AUC %.4f (recency %.4f); log %.0f MiB of heap before training",
+				n, log.Len(), len(res.Scores), len(res.Model.Features), res.Report.Models.Churn.Chosen,
+				res.Report.Holdout.OutOfTime.Churn.AUC, res.Report.Holdout.OutOfTime.Churn.Baselines.Recency.AUC,
+				float64(before.HeapAlloc)/(1<<20))
+		})
+	}
+}
+
+// trStampWriter prefixes each progress line with the seconds since start.
+type trStampWriter struct {
+	tb    testing.TB
+	start time.Time
+}
+
+func (w *trStampWriter) Write(p []byte) (int, error) {
+	w.tb.Logf("%6.2fs %s", time.Since(w.start).Seconds(), p[:len(p)-1])
+	return len(p), nil
+}
