@@ -15,7 +15,7 @@ RUN_EVENTS  := run/sample_events.csv
 RUN_AS_OF   ?= 2025-12-01
 RUN_HORIZON ?= 30d
 
-.PHONY: help build test bench fuzz fmt lint run cover clean
+.PHONY: help build test bench fuzz fmt lint run cover clean sklearn-check
 
 help:
 	@echo "build  compile bin/lapse with version $(VERSION) ($(COMMIT))"
@@ -27,6 +27,7 @@ help:
 	@echo "run    build, generate $(RUN_EVENTS) if missing, write run/features.csv"
 	@echo "cover  test coverage summary (bin/cover.out)"
 	@echo "clean  remove bin/, run/, bench.txt"
+	@echo "sklearn-check  lapse train vs scikit-learn on the make-run history and CDNOW (needs python3-sklearn)"
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/lapse
@@ -62,6 +63,19 @@ run: build
 	./$(BIN) features --events $(RUN_EVENTS) --as-of $(RUN_AS_OF) --horizon $(RUN_HORIZON) \
 		--spec-out run/spec.json --out run/features.csv
 	@echo "wrote run/features.csv and run/spec.json"
+
+# The quality bar of issue 3, outside the test suite: the chosen model's
+# out-of-time AUC and log loss against scikit-learn's
+# HistGradientBoostingClassifier on the same rows (Debian's python3-sklearn).
+SKLEARN_DIR ?= run/sklearn-check
+CDNOW       ?= ../shared/data/cdnow/CDNOW_master.txt
+sklearn-check: build
+	@mkdir -p run
+	@test -f $(RUN_EVENTS) || ./$(BIN) gen --users $(RUN_USERS) --days $(RUN_DAYS) --seed $(RUN_SEED) --out $(RUN_EVENTS)
+	/usr/bin/python3 scripts/sklearn_check.py $(SKLEARN_DIR)/synth -- --events $(RUN_EVENTS) --horizon 30d --as-of 2025-12-31
+	@if [ -f $(CDNOW) ]; then /usr/bin/python3 scripts/sklearn_check.py $(SKLEARN_DIR)/cdnow -- --events $(CDNOW) \
+		--user-col customer_id --time-col date --amount-col dollar_value --event-name purchase \
+		--as-of 1997-10-01 --horizon 13w; else echo "CDNOW absent: skipped"; fi
 
 cover:
 	@mkdir -p bin

@@ -25,7 +25,7 @@ func init() { register(trainCommand) }
 var trainCommand = &Command{
 	Name:     "train",
 	Summary:  "fit, evaluate and store the churn and propensity models, segments and scores",
-	Synopsis: "train --events FILE... [mapping flags] --horizon H [--as-of T] --store lapse.db --report-dir DIR",
+	Synopsis: "train --events FILE... [mapping flags] --horizon H [--as-of T] [--store lapse.db] --report-dir DIR",
 	Description: `Reads the events into a compact columnar log and trains as of T (default:
 the midnight UTC after the last event). The newest training cutoff is
 T1 = T - H; fitting snapshots lie at T1 - H, T1 - 2H, ... (--snapshots, while
@@ -92,7 +92,7 @@ func setupTrain(fs *flag.FlagSet) func(context.Context, *Env, []string) error {
 	fs.IntVar(&tf.minUsers, "min-users", training.DefaultMinUsers, "fail with fewer eligible users than this at T1 (negative: no minimum)")
 	fs.IntVar(&tf.minClass, "min-class", training.DefaultMinClass, "fail with fewer positives or negatives than this in any fitting or evaluation set")
 	fs.BoolVar(&tf.exclude, "exclude-anomalies", false, "leave the users flagged by the isolation-forest screen out of fitting (they are always reported and scored)")
-	fs.StringVar(&tf.store, "store", "", "model store `file` (bbolt), created if missing (required)")
+	fs.StringVar(&tf.store, "store", "", "model store `file` (bbolt), created if missing; without it the run only evaluates and writes the report")
 	fs.StringVar(&tf.reportDir, "report-dir", "", "`directory` for report.json and report.html, created if missing (required)")
 	fs.BoolVar(&tf.noActive, "no-activate", false, "store the new model version without making it the active one")
 	return func(ctx context.Context, env *Env, args []string) error {
@@ -108,9 +108,6 @@ func runTrain(ctx context.Context, env *Env, fs *flag.FlagSet, tf *trainFlags) e
 	if tf.ff.horizon <= 0 {
 		return usagef("--horizon is required (e.g. 30d)")
 	}
-	if tf.store == "" {
-		return usagef("--store is required")
-	}
 	if tf.reportDir == "" {
 		return usagef("--report-dir is required")
 	}
@@ -118,11 +115,13 @@ func runTrain(ctx context.Context, env *Env, fs *flag.FlagSet, tf *trainFlags) e
 	if err != nil {
 		return err
 	}
-	st, err := openStore(tf.store)
-	if err != nil {
-		return err
+	var st modelStore
+	if tf.store != "" {
+		if st, err = openStore(tf.store); err != nil {
+			return err
+		}
+		defer st.Close()
 	}
-	defer st.Close()
 
 	log, stats, err := readLog(ctx, env, tf.in, tf.ff.asOf)
 	if err != nil {
@@ -185,15 +184,20 @@ func runTrain(ctx context.Context, env *Env, fs *flag.FlagSet, tf *trainFlags) e
 	if err := writeFile(filepath.Join(tf.reportDir, "report.html"), html.Bytes(), env.Stdout); err != nil {
 		return err
 	}
-	fmt.Fprintf(env.Stderr, "train: storing model %s with %d user scores in %s\n", res.Model.Version, len(res.Scores), tf.store)
-	if err := storeResult(ctx, st, res, js.Bytes(), !tf.noActive); err != nil {
-		return err
+	if st != nil {
+		fmt.Fprintf(env.Stderr, "train: storing model %s with %d user scores in %s\n", res.Model.Version, len(res.Scores), tf.store)
+		if err := storeResult(ctx, st, res, js.Bytes(), !tf.noActive); err != nil {
+			return err
+		}
 	}
 	if err := rep.WriteSummary(env.Stdout); err != nil {
 		return err
 	}
 	act := "activated"
-	if tf.noActive {
+	switch {
+	case st == nil:
+		act = "evaluated, not stored (no --store)"
+	case tf.noActive:
 		act = "stored, not activated (lapse models --activate " + res.Model.Version + ")"
 	}
 	fmt.Fprintf(env.Stdout, "model %s %s; report: %s\n", res.Model.Version, act, filepath.Join(tf.reportDir, "report.html"))
