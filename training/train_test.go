@@ -607,6 +607,24 @@ func TestTrainSample(t *testing.T) {
 			e.Baselines.Recency.AUC, e.Baselines.RFM.AUC, e.N, e.Positives)
 		sum += e.AUC
 		recency = e.Baselines.Recency.AUC
+		// Reasons read as sentences: the riskiest users' strongest driver
+		// raises the risk, and no driver falls back to "name = value".
+		sc := slices.Clone(res.Scores)
+		slices.SortFunc(sc, func(a, b UserScore) int { return -cmpFloat(a.Prediction.ChurnProbability, b.Prediction.ChurnProbability) })
+		for _, u := range sc[:5] {
+			rs := u.Prediction.Reasons
+			if len(rs) == 0 || rs[0].Contribution <= 0 {
+				t.Errorf("seed %d: riskiest user %s: reasons %+v", seed, u.UserID, rs)
+			}
+			for _, r := range rs {
+				if strings.Contains(r.Text, " = ") || r.Text == "" {
+					t.Errorf("seed %d: user %s: reason text %q", seed, u.UserID, r.Text)
+				}
+			}
+		}
+		if seed == 0 {
+			t.Logf("riskiest sample user %s (p=%.2f): %q", sc[0].UserID, sc[0].Prediction.ChurnProbability, reasonTextsOf(sc[0].Prediction.Reasons))
+		}
 	}
 	if mean := sum / seeds; mean <= recency {
 		t.Errorf("mean OOT AUC %.4f over %d seeds does not beat recency %.4f", mean, seeds, recency)
@@ -685,4 +703,12 @@ func TestTrainCDNOW(t *testing.T) {
 	if ev.AUC <= recAUC || ev.ECE > 0.05 {
 		t.Errorf("future check: AUC %.4f (recency %.4f), ECE %.4f", ev.AUC, recAUC, ev.ECE)
 	}
+}
+
+func reasonTextsOf(rs []model.Reason) []string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = r.Text
+	}
+	return out
 }
