@@ -610,7 +610,9 @@ func TestTrainSample(t *testing.T) {
 		// Reasons read as sentences: the riskiest users' strongest driver
 		// raises the risk, and no driver falls back to "name = value".
 		sc := slices.Clone(res.Scores)
-		slices.SortFunc(sc, func(a, b UserScore) int { return -cmpFloat(a.Prediction.ChurnProbability, b.Prediction.ChurnProbability) })
+		slices.SortFunc(sc, func(a, b UserScore) int {
+			return -cmpFloat(a.Prediction.ChurnProbability, b.Prediction.ChurnProbability)
+		})
 		for _, u := range sc[:5] {
 			rs := u.Prediction.Reasons
 			if len(rs) == 0 || rs[0].Contribution <= 0 {
