@@ -371,6 +371,12 @@ func (tr *trainer) cutoffs() error {
 	if tr.asOf.IsZero() {
 		tr.asOf = tr.log.MaxTime().Truncate(24 * time.Hour).Add(24 * time.Hour)
 	}
+	// The labels at T1 read [T1, T): data that stops well before T would
+	// make everyone look churned.
+	if last := tr.log.MaxTime(); last.Before(tr.asOf.Add(-24 * time.Hour)) {
+		return dataErr("horizon", "as-of %s is %.0f days after the last event (%s): the labels of the out-of-time holdout would treat the missing days as churn; pass an earlier --as-of",
+			day(tr.asOf), tr.asOf.Sub(last).Hours()/24, last.Format(time.RFC3339))
+	}
 	H := c.Horizon
 	L := time.Duration(c.Spec.EligibilityDays) * 24 * time.Hour
 	hd, ld := int(H/(24*time.Hour)), c.Spec.EligibilityDays

@@ -413,6 +413,14 @@ func TestTrainDataChecks(t *testing.T) {
 			}
 		})
 	}
+	t.Run("ErrAsOfAfterData", func(t *testing.T) {
+		asOf := evs[len(evs)-1].Time.Add(10 * trDay)
+		_, err := Train(context.Background(), trLog(t, evs), &Config{Horizon: 28 * trDay, AsOf: asOf, MinUsers: 10})
+		var de *DataError
+		if !errors.As(err, &de) || de.Check != "horizon" || !strings.Contains(err.Error(), "days after the last event") {
+			t.Errorf("got %v", err)
+		}
+	})
 	t.Run("ErrNoEvents", func(t *testing.T) {
 		_, err := Train(context.Background(), &features.Log{}, &Config{Horizon: trDay})
 		if !errors.Is(err, ErrNotEnoughData) {
