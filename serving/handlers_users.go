@@ -1,0 +1,260 @@
+package serving
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/lapse-dev/lapse/features"
+	"github.com/lapse-dev/lapse/model"
+)
+
+// Score sources, the values of UserScore.Source.
+const (
+	// SourceLive means the score was computed for this request from the
+	// user's stored feature state, as of the request time.
+	SourceLive = "live"
+	// SourceStored means the user has no stored state (training read its
+	// events from stdin), so the score is the record training stored, as
+	// of the model's as-of time.
+	SourceStored = "stored"
+)
+
+// UserScore is one user's score: the body of GET /v1/users/{id} and an
+// item of POST /v1/scores.
+type UserScore struct {
+	UserID              string         `json:"user_id"`
+	ChurnProbability    float64        `json:"churn_probability"`
+	RiskBand            string         `json:"risk_band"`
+	PurchaseProbability *float64       `json:"purchase_probability"`
+	Segment             string         `json:"segment"`
+	RFMSegment          string         `json:"rfm_segment"`
+	LifecycleStage      string         `json:"lifecycle_stage"`
+	UsageTier           string         `json:"usage_tier"`
+	Reasons             []model.Reason `json:"reasons"`
+	ModelVersion        string         `json:"model_version"`
+	// AsOf is the cutoff the features were computed at.
+	AsOf time.Time `json:"as_of"`
+	// Source is SourceLive or SourceStored.
+	Source string `json:"source"`
+}
+
+func newUserScore(id string, p *model.Prediction, version string, asOf time.Time, source string) *UserScore {
+	reasons := p.Reasons
+	if reasons == nil {
+		reasons = []model.Reason{}
+	}
+	return &UserScore{
+		UserID:              id,
+		ChurnProbability:    p.ChurnProbability,
+		RiskBand:            p.RiskBand,
+		PurchaseProbability: p.PurchaseProbability,
+		Segment:             p.Segment,
+		RFMSegment:          p.RFMSegment,
+		LifecycleStage:      p.LifecycleStage,
+		UsageTier:           p.UsageTier,
+		Reasons:             reasons,
+		ModelVersion:        version,
+		AsOf:                asOf.UTC(),
+		Source:              source,
+	}
+}
+
+// errStateSpec is returned for a user whose stored state was built under a
+// feature spec that classifies events differently from the active model's.
+var errStateSpec = errors.New("serving: stored state does not match the active model's feature spec")
+
+// score computes one user's score with model a at time now. A stored state
+// wins: the features are recomputed from it as of now (or, when the sender's
+// clock ran ahead and the latest event is not before now, just after that
+// event). Without a state the stored record is returned. It returns nil
+// when neither exists.
+func (a *activeModel) score(id string, state []byte, rec *model.Prediction, now time.Time) (*UserScore, error) {
+	if state == nil {
+		if rec == nil {
+			return nil, nil
+		}
+		return newUserScore(id, rec, a.m.Version, a.m.AsOf, SourceStored), nil
+	}
+	st := a.f.NewState()
+	if err := st.UnmarshalBinary(state); err != nil {
+		if errors.Is(err, features.ErrSpecMismatch) {
+			if rec != nil {
+				return newUserScore(id, rec, a.m.Version, a.m.AsOf, SourceStored), nil
+			}
+			return nil, fmt.Errorf("%w: user %q", errStateSpec, id)
+		}
+		return nil, fmt.Errorf("serving: user %q: %w", id, err)
+	}
+	asOf := now
+	if last, ok := st.LastTime(); ok && !last.Before(asOf) {
+		asOf = last.Add(time.Nanosecond)
+	}
+	x, err := a.f.Vector(st, asOf)
+	if err != nil {
+		return nil, fmt.Errorf("serving: user %q: %w", id, err)
+	}
+	p, err := a.m.Score(x)
+	if err != nil {
+		return nil, fmt.Errorf("serving: user %q: %w", id, err)
+	}
+	return newUserScore(id, &p, a.m.Version, asOf, SourceLive), nil
+}
+
+// getUser is GET /v1/users/{id}.
+func (s *Server) getUser(c *gin.Context) error {
+	id := c.Param("id")
+	if err := CheckID("user id", id); err != nil {
+		return Errorf(CodeInvalid, "%v", err)
+	}
+	a, err := s.model()
+	if err != nil {
+		return err
+	}
+	now := s.cfg.Now()
+	var out *UserScore
+	err = s.deps.Users.LoadUsers(c.Request.Context(), a.m.Version, []string{id}, func(_ int, state []byte, rec *model.Prediction) error {
+		var err error
+		out, err = a.score(id, state, rec, now)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if out == nil {
+		return Errorf(CodeNotFound, "user %q is unknown: no score for model %s and no events", id, a.m.Version)
+	}
+	s.metrics.scores.Inc()
+	c.JSON(http.StatusOK, out)
+	return nil
+}
+
+// ScoresRequest is the body of POST /v1/scores.
+type ScoresRequest struct {
+	UserIDs []string `json:"user_ids"`
+}
+
+// ScoresResponse is the answer of POST /v1/scores: the scores of the known
+// users in request order (duplicates once), and the unknown ids.
+type ScoresResponse struct {
+	ModelVersion string       `json:"model_version"`
+	Scores       []*UserScore `json:"scores"`
+	Unknown      []string     `json:"unknown"`
+}
+
+// postScores is POST /v1/scores.
+func (s *Server) postScores(c *gin.Context) error {
+	if err := requireJSON(c); err != nil {
+		return err
+	}
+	body, err := readBody(c)
+	if err != nil {
+		return err
+	}
+	var req ScoresRequest
+	if err := decodeJSON(body, &req); err != nil {
+		return err
+	}
+	if req.UserIDs == nil {
+		return Errorf(CodeInvalid, "field \"user_ids\" is required")
+	}
+	if len(req.UserIDs) == 0 {
+		return Errorf(CodeInvalid, "field \"user_ids\" is empty")
+	}
+	if len(req.UserIDs) > s.cfg.MaxScoreIDs {
+		return Errorf(CodeTooLarge, "field \"user_ids\" has %d ids, the limit is %d per request", len(req.UserIDs), s.cfg.MaxScoreIDs)
+	}
+	ids := make([]string, 0, len(req.UserIDs))
+	seen := make(map[string]bool, len(req.UserIDs))
+	for i, id := range req.UserIDs {
+		if err := CheckID(fmt.Sprintf("user_ids[%d]", i), id); err != nil {
+			return Errorf(CodeInvalid, "%v", err)
+		}
+		if !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	a, err := s.model()
+	if err != nil {
+		return err
+	}
+	now := s.cfg.Now()
+	resp := ScoresResponse{ModelVersion: a.m.Version, Scores: make([]*UserScore, 0, len(ids)), Unknown: []string{}}
+	err = s.deps.Users.LoadUsers(c.Request.Context(), a.m.Version, ids, func(i int, state []byte, rec *model.Prediction) error {
+		sc, err := a.score(ids[i], state, rec, now)
+		if err != nil {
+			return err
+		}
+		if sc == nil {
+			resp.Unknown = append(resp.Unknown, ids[i])
+		} else {
+			resp.Scores = append(resp.Scores, sc)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.metrics.scores.Add(float64(len(resp.Scores)))
+	c.JSON(http.StatusOK, &resp)
+	return nil
+}
+
+// OptOutResponse is the answer of POST /v1/users/{id}/opt-out.
+type OptOutResponse struct {
+	UserID   string `json:"user_id"`
+	OptedOut bool   `json:"opted_out"`
+}
+
+// postOptOut is POST /v1/users/{id}/opt-out.
+func (s *Server) postOptOut(c *gin.Context) error {
+	id := c.Param("id")
+	if err := CheckID("user id", id); err != nil {
+		return Errorf(CodeInvalid, "%v", err)
+	}
+	if err := s.deps.Users.OptOut(c.Request.Context(), id); err != nil {
+		return err
+	}
+	s.log.Info("user opted out", "user", id)
+	c.JSON(http.StatusOK, OptOutResponse{UserID: id, OptedOut: true})
+	return nil
+}
+
+// EraseResponse is the answer of DELETE /v1/users/{id}.
+type EraseResponse struct {
+	UserID string `json:"user_id"`
+	Erased bool   `json:"erased"`
+}
+
+// deleteUser is DELETE /v1/users/{id}.
+func (s *Server) deleteUser(c *gin.Context) error {
+	id := c.Param("id")
+	if err := CheckID("user id", id); err != nil {
+		return Errorf(CodeInvalid, "%v", err)
+	}
+	found, err := s.deps.Users.DeleteUser(c.Request.Context(), id)
+	if err != nil {
+		return err
+	}
+	if !found {
+		return Errorf(CodeNotFound, "nothing is stored about user %q", id)
+	}
+	s.log.Info("user erased", "user", id)
+	c.JSON(http.StatusOK, EraseResponse{UserID: id, Erased: true})
+	return nil
+}
+
+// requireJSON refuses bodies declared as something other than JSON. An
+// absent Content-Type is accepted (curl -d sends a form type; see
+// contentTypeOK).
+func requireJSON(c *gin.Context) error {
+	ct := c.ContentType()
+	if ct == "" || ct == "application/json" || ct == "application/x-www-form-urlencoded" || ct == "text/plain" {
+		return nil
+	}
+	return Errorf(CodeUnsupportedMedia, "Content-Type %q is not application/json", ct)
+}
