@@ -3,6 +3,7 @@ package training
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -1080,4 +1081,47 @@ func btydDot(a, b []float64) float64 {
 		s += a[i] * b[i]
 	}
 	return s
+}
+
+// btydNullable returns v, or nil when v is NaN (encoded as JSON null).
+func btydNullable(v float64) *float64 {
+	if math.IsNaN(v) {
+		return nil
+	}
+	return &v
+}
+
+// MarshalJSON encodes f with standard errors that are NaN (the observed
+// information was not positive definite) as null: encoding/json rejects
+// NaN.
+func (f BGNBDFit) MarshalJSON() ([]byte, error) {
+	type plain BGNBDFit
+	v := struct {
+		plain
+		StdErr struct {
+			R     *float64 `json:"r"`
+			Alpha *float64 `json:"alpha"`
+			A     *float64 `json:"a"`
+			B     *float64 `json:"b"`
+		} `json:"std_err"`
+	}{plain: plain(f)}
+	v.StdErr.R, v.StdErr.Alpha = btydNullable(f.StdErr.R), btydNullable(f.StdErr.Alpha)
+	v.StdErr.A, v.StdErr.B = btydNullable(f.StdErr.A), btydNullable(f.StdErr.B)
+	return json.Marshal(v)
+}
+
+// MarshalJSON encodes f with NaN standard errors as null, as
+// BGNBDFit.MarshalJSON.
+func (f GammaGammaFit) MarshalJSON() ([]byte, error) {
+	type plain GammaGammaFit
+	v := struct {
+		plain
+		StdErr struct {
+			P *float64 `json:"p"`
+			Q *float64 `json:"q"`
+			V *float64 `json:"v"`
+		} `json:"std_err"`
+	}{plain: plain(f)}
+	v.StdErr.P, v.StdErr.Q, v.StdErr.V = btydNullable(f.StdErr.P), btydNullable(f.StdErr.Q), btydNullable(f.StdErr.V)
+	return json.Marshal(v)
 }

@@ -2,6 +2,7 @@ package training
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -598,6 +599,37 @@ func BenchmarkCustomerValues(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "customers/s")
+		})
+	}
+}
+
+// TestFitJSONNullStdErr: standard errors that are NaN (no positive-definite
+// information) encode as null, which encoding/json would otherwise refuse.
+func TestFitJSONNullStdErr(t *testing.T) {
+	nan := math.NaN()
+	for _, c := range []struct {
+		name string
+		v    any
+		want string
+	}{
+		{"BGNBD", BGNBDFit{Params: btyd.BGNBD{R: 1, Alpha: 2, A: 3, B: 4}, StdErr: btyd.BGNBD{R: 0.5, Alpha: nan, A: nan, B: nan}},
+			`"params":{"r":1,"alpha":2,"a":3,"b":4}`},
+		{"GammaGamma", GammaGammaFit{Params: btyd.GammaGamma{P: 1, Q: 2, V: 3}, StdErr: btyd.GammaGamma{P: nan, Q: 0.25, V: nan}, Customers: 7},
+			`"params":{"p":1,"q":2,"v":3}`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			data, err := json.Marshal(c.v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := string(data)
+			wantSE := `"std_err":{"r":0.5,"alpha":null,"a":null,"b":null}`
+			if c.name == "GammaGamma" {
+				wantSE = `"std_err":{"p":null,"q":0.25,"v":null}`
+			}
+			if !strings.Contains(s, c.want) || !strings.Contains(s, wantSE) || strings.Count(s, `"std_err"`) != 1 {
+				t.Errorf("json %s, want %s and %s", s, c.want, wantSE)
+			}
 		})
 	}
 }
