@@ -633,3 +633,31 @@ func TestFitJSONNullStdErr(t *testing.T) {
 		})
 	}
 }
+
+// ExampleCustomerValues fits the customer-base models on a seeded
+// simulated shop (3,000 customers, purchase rates and dropout drawn from
+// known BG/NBD parameters, α in days) and reads one customer's values.
+func ExampleCustomerValues() {
+	start := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	evs := cvHistory(3000, btyd.BGNBD{R: 0.8, Alpha: 20, A: 0.8, B: 2.5}, start, 90, 365, 5)
+	var log features.Log
+	for i := range evs {
+		if err := log.Append(&evs[i]); err != nil {
+			panic(err)
+		}
+	}
+	res, err := CustomerValues(context.Background(), &log, start.AddDate(0, 0, 300), &CustomerValueOptions{
+		Unit:    btyd.Day,
+		Horizon: 90 * 24 * time.Hour,
+	})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Printf("%d customers, r %.2f, alpha %.1f days\n", len(res.Users), res.BGNBD.Params.R, res.BGNBD.Params.Alpha)
+	v, _ := res.Lookup("c0000000")
+	fmt.Printf("x=%d t_x=%.0f T=%.0f: P(alive) %.3f, %.2f purchases expected in 90 days, P(none) %.3f, 12-month CLV %.2f\n",
+		v.X, v.Tx, v.T, v.PAlive, v.ExpectedPurchases, v.PNoPurchase, *v.CLV)
+	// Output:
+	// 3000 customers, r 0.79, alpha 22.3 days
+	// x=1 t_x=8 T=217: P(alive) 0.083, 0.05 purchases expected in 90 days, P(none) 0.964, 12-month CLV 3.87
+}

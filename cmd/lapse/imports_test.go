@@ -28,11 +28,13 @@ var importRules = []struct {
 	{"model", []string{"model"}, []string{"gonum.org/v1/gonum"}},
 	{"model/lift", nil, []string{"gonum.org/v1/gonum"}},
 	{"model/btyd", nil, []string{"gonum.org/v1/gonum"}},
-	{"training", []string{"features", "model"},
+	{"internal/chart", nil, nil},
+	{"training", []string{"features", "model", "internal/chart"},
 		[]string{"gonum.org/v1/gonum", "github.com/sjwhitworth/golearn"}},
-	{"serving", []string{"features", "model", "serving"},
+	{"serving", []string{"features", "model", "serving", "internal/chart"},
 		[]string{"github.com/gin-gonic/gin", "github.com/prometheus/"}},
 	{"serving/store", []string{"features", "model"}, []string{"go.etcd.io/bbolt"}},
+	{"internal", nil, nil},
 }
 
 // hasPathPrefix reports whether p is prefix or below it.
