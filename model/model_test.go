@@ -244,6 +244,14 @@ func TestDescribe(t *testing.T) {
 		want string
 	}{
 		{"events_30d", 12, "12 events in the last 30 days"},
+		{"events_30d", 1, "1 event in the last 30 days"},
+		{"events_30d", 1.02, "1 event in the last 30 days"},
+		{"events_30d", 1.5, "1.5 events in the last 30 days"},
+		{"orders_90d", 1, "1 order in the last 90 days"},
+		{"orders_total", 1, "1 order in total"},
+		{"events_total", 0, "0 events in total"},
+		{"cancel_views_30d", 1, "1 cancel page view in the last 30 days"},
+		{"support_tickets_7d", 1, "1 support ticket in the last 7 days"},
 		{"active_days_7d", 3, "active on 3 of the last 7 days"},
 		{"trend_30d", 0.6, "activity down 40% on the previous 30 days"},
 		{"support_tickets_7d", 2, "2 support tickets in the last 7 days"},

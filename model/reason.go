@@ -77,17 +77,17 @@ func (m *Model) describe(name string, v float64, x []float64) string {
 	case FeatTenure:
 		return "customer for " + days(v)
 	case "events":
-		return fmt.Sprintf("%s events%s", roundStr(v), in)
+		return count(v, "event", "events") + in
 	case "active_days":
 		return fmt.Sprintf("active on %s of the last %s days", roundStr(v), window)
 	case "revenue":
 		return fmt.Sprintf("spent %s%s", money(v), in)
 	case "orders":
-		return fmt.Sprintf("%s orders%s", roundStr(v), in)
+		return count(v, "order", "orders") + in
 	case "refunds":
 		return fmt.Sprintf("refunds of %s%s", money(v), in)
 	case "distinct_types":
-		return fmt.Sprintf("%s different event types%s", roundStr(v), in)
+		return count(v, "different event type", "different event types") + in
 	case "trend":
 		switch {
 		case v < 0.95:
@@ -110,19 +110,19 @@ func (m *Model) describe(name string, v float64, x []float64) string {
 		}
 		return "no abandoned cart" + in
 	case "pricing_views":
-		return fmt.Sprintf("%s pricing page views%s", roundStr(v), in)
+		return count(v, "pricing page view", "pricing page views") + in
 	case "cancel_views":
-		return fmt.Sprintf("%s cancel page views%s", roundStr(v), in)
+		return count(v, "cancel page view", "cancel page views") + in
 	case "support_tickets":
-		return fmt.Sprintf("%s support tickets%s", roundStr(v), in)
+		return count(v, "support ticket", "support tickets") + in
 	case "weekend_share":
 		return fmt.Sprintf("%.0f%% of activity at weekends", 100*v)
 	case "peak_hour":
 		return fmt.Sprintf("most active around %02d:00 UTC", int(v))
 	case "events_total":
-		return roundStr(v) + " events in total"
+		return count(v, "event", "events") + " in total"
 	case "orders_total":
-		return roundStr(v) + " orders in total"
+		return count(v, "order", "orders") + " in total"
 	case "revenue_total":
 		return "spent " + money(v) + " in total"
 	case "aov":
@@ -154,6 +154,16 @@ func days(v float64) string {
 		return "1 day"
 	}
 	return roundStr(r) + " days"
+}
+
+// count writes v with the singular noun when it rounds to exactly 1:
+// "1 event", "2 events", "1.5 events".
+func count(v float64, one, many string) string {
+	r := roundStr(v)
+	if r == "1" {
+		return r + " " + one
+	}
+	return r + " " + many
 }
 
 func roundStr(v float64) string {
