@@ -44,8 +44,21 @@
 // p-value is below SRMThreshold (0.001). All intervals are 95%.
 //
 // Breakdowns (per segment, per risk band) are the same comparisons on the
-// users of each segment: the caller groups users and stores the results in
-// Report.Breakdowns.
+// users of each segment, by the attributes the users had at assignment
+// time (Assignment.Attribute).
+//
+// # Measuring an experiment
+//
+// Measure turns an experiment's stored assignments and one Outcome per
+// assigned user (retained, converted, revenue in the outcome window) into
+// a Report: retention and conversion by CompareProportions, revenue per
+// user by CompareMeans, overall and per breakdown segment (segments where
+// a group has fewer than MinBreakdownGroup users are listed in
+// Report.Omitted). Users count in the group they were assigned to
+// (intention to treat), whether or not an export reached them. The
+// outcomes themselves come from features (State.Outcome for stored
+// states, OutcomeCounter for event files); Report.Window records the
+// period and source.
 //
 // # Text
 //
@@ -92,7 +105,10 @@
 //	}
 //
 // A Report is {"experiment", "holdout", "metrics": [Result...],
-// "breakdowns": {"risk_band": {"high": [Result...], ...}, ...}}. A
+// "breakdowns": {"risk_band": {"high": [Result...], ...}, ...},
+// "omitted": {"segment": ["unscored"]}, "window": {"start", "end", "days",
+// "data_through", "complete", "source", "model_version"}} (breakdowns,
+// omitted and window may be absent). A
 // HoldoutPlan is {"segment", "per_group", "feasible", "holdout",
 // "control", "treatment", "power", "detectable_mde"}.
 //

@@ -57,14 +57,16 @@ type Assignment struct {
 	Group  Group  `json:"group"`
 	// Stratum is the user's value of the experiment's Stratify attribute.
 	Stratum string `json:"stratum,omitempty"`
-	// ChurnProbability, RiskBand, Segment, LifecycleStage and RFMSegment
-	// are the user's stored scores when the experiment was created (zero
-	// for users without a stored score, e.g. from a user file).
+	// ChurnProbability, RiskBand, Segment, LifecycleStage, RFMSegment and
+	// UsageTier are the user's stored scores when the experiment was
+	// created (zero for users without a stored score, e.g. from a user
+	// file, which have Scored false).
 	ChurnProbability float64 `json:"churn_probability"`
 	RiskBand         string  `json:"risk_band,omitempty"`
 	Segment          string  `json:"segment,omitempty"`
 	LifecycleStage   string  `json:"lifecycle_stage,omitempty"`
 	RFMSegment       string  `json:"rfm_segment,omitempty"`
+	UsageTier        string  `json:"usage_tier,omitempty"`
 	Scored           bool    `json:"scored"`
 }
 

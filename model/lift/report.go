@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Report is the lift report of one experiment: one Result per metric and
@@ -23,6 +24,12 @@ type Report struct {
 	// Breakdowns maps a breakdown name (e.g. "risk_band", "segment") to
 	// its segments, each with one result per metric. nil means none.
 	Breakdowns map[string]map[string][]Result `json:"breakdowns,omitempty"`
+	// Omitted lists, per breakdown, the segments left out because a group
+	// had fewer than MinBreakdownGroup users. nil means none.
+	Omitted map[string][]string `json:"omitted,omitempty"`
+	// Window, when not nil, says which period and data the outcomes come
+	// from (set by Measure's caller).
+	Window *Window `json:"window,omitempty"`
 }
 
 // SRMWarning reports whether any overall result has a sample ratio
@@ -37,6 +44,14 @@ func (rep *Report) SRMWarning() bool {
 func (rep *Report) WriteText(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Experiment %s (holdout %s)\n", rep.Experiment, percent(rep.Holdout))
+	if w := rep.Window; w != nil {
+		fmt.Fprintf(&b, "Outcomes from %s to %s (%d days, from %s)\n", w.Start.UTC().Format(time.DateOnly),
+			w.End.UTC().Add(-time.Nanosecond).Format(time.DateOnly), w.Days, w.Source)
+		if !w.Complete {
+			fmt.Fprintf(&b, "NOTE: the window is not over (the data reach %s): these are interim results.\n",
+				w.DataThrough.UTC().Format("2006-01-02 15:04Z"))
+		}
+	}
 	if rep.SRMWarning() {
 		b.WriteString("WARNING: sample ratio mismatch: the group sizes do not match the configured holdout; assignment or logging is broken and the results below cannot be trusted.\n")
 	}
@@ -58,6 +73,15 @@ func (rep *Report) WriteText(w io.Writer) error {
 			fmt.Fprintf(&b, "  %s:\n", k)
 			writeResults(&b, segs[k], "    ")
 		}
+	}
+	omitted := make([]string, 0, len(rep.Omitted))
+	for name := range rep.Omitted {
+		omitted = append(omitted, name)
+	}
+	slices.Sort(omitted)
+	for _, name := range omitted {
+		fmt.Fprintf(&b, "Not broken down by %s (a group has fewer than %d users): %s\n", name, MinBreakdownGroup,
+			strings.Join(rep.Omitted[name], ", "))
 	}
 	_, err := io.WriteString(w, b.String())
 	if err != nil {
