@@ -7,13 +7,16 @@ COMMIT   ?= $(shell git rev-parse --short HEAD 2>/dev/null)
 LDFLAGS  := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 FUZZTIME ?= 30s
 
-# make run: size of the generated history and the snapshot it builds.
+# make run (scripts/run.sh): size of the generated history, horizon, address.
 RUN_USERS   ?= 20000
 RUN_DAYS    ?= 365
 RUN_SEED    ?= 1
-RUN_EVENTS  := run/sample_events.csv
-RUN_AS_OF   ?= 2025-12-01
 RUN_HORIZON ?= 30d
+RUN_ADDR    ?= 127.0.0.1:8080
+export RUN_USERS RUN_DAYS RUN_SEED RUN_HORIZON RUN_ADDR
+
+# make sklearn-check: the fixed history its README figures were measured on.
+CHECK_EVENTS := run/sample_events.csv
 
 .PHONY: help build test bench fuzz fmt lint run cover clean sklearn-check
 
@@ -24,10 +27,10 @@ help:
 	@echo "fuzz   every fuzz target for FUZZTIME=$(FUZZTIME)"
 	@echo "fmt    fail when gofmt would change a file"
 	@echo "lint   go vet and the import-direction check"
-	@echo "run    build, generate $(RUN_EVENTS) if missing, write run/features.csv"
+	@echo "run    build, generate a $(RUN_USERS)-user history ending yesterday, train, serve on $(RUN_ADDR)"
 	@echo "cover  test coverage summary (bin/cover.out)"
 	@echo "clean  remove bin/, run/, bench.txt"
-	@echo "sklearn-check  lapse train vs scikit-learn on the make-run history and CDNOW (needs python3-sklearn)"
+	@echo "sklearn-check  lapse train vs scikit-learn on a fixed 20,000-user history and CDNOW (needs python3-sklearn)"
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/lapse
@@ -58,11 +61,7 @@ lint:
 	$(GO) test -count=1 -run '^TestImports$$' ./cmd/lapse
 
 run: build
-	@mkdir -p run
-	@test -f $(RUN_EVENTS) || ./$(BIN) gen --users $(RUN_USERS) --days $(RUN_DAYS) --seed $(RUN_SEED) --out $(RUN_EVENTS)
-	./$(BIN) features --events $(RUN_EVENTS) --as-of $(RUN_AS_OF) --horizon $(RUN_HORIZON) \
-		--spec-out run/spec.json --out run/features.csv
-	@echo "wrote run/features.csv and run/spec.json"
+	BIN=$(BIN) ./scripts/run.sh
 
 # The quality bar of issue 3, outside the test suite: the chosen model's
 # out-of-time AUC and log loss against scikit-learn's
@@ -71,8 +70,8 @@ SKLEARN_DIR ?= run/sklearn-check
 CDNOW       ?= ../shared/data/cdnow/CDNOW_master.txt
 sklearn-check: build
 	@mkdir -p run
-	@test -f $(RUN_EVENTS) || ./$(BIN) gen --users $(RUN_USERS) --days $(RUN_DAYS) --seed $(RUN_SEED) --out $(RUN_EVENTS)
-	/usr/bin/python3 scripts/sklearn_check.py $(SKLEARN_DIR)/synth -- --events $(RUN_EVENTS) --horizon 30d --as-of 2025-12-31
+	@test -f $(CHECK_EVENTS) || ./$(BIN) gen --users 20000 --days 365 --seed 1 --start 2025-01-01 --out $(CHECK_EVENTS)
+	/usr/bin/python3 scripts/sklearn_check.py $(SKLEARN_DIR)/synth -- --events $(CHECK_EVENTS) --horizon 30d --as-of 2025-12-31
 	@if [ -f $(CDNOW) ]; then /usr/bin/python3 scripts/sklearn_check.py $(SKLEARN_DIR)/cdnow -- --events $(CDNOW) \
 		--user-col customer_id --time-col date --amount-col dollar_value --event-name purchase \
 		--as-of 1997-10-01 --horizon 13w; else echo "CDNOW absent: skipped"; fi
