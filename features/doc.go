@@ -14,9 +14,10 @@
 //     days, and the ordered feature names with a transform each.
 //     [DefaultSpec] returns the defaults; [Spec.Derive] recomputes the names.
 //   - [State]: one user's compact summary (exact first/last times, lifetime
-//     totals, hour and weekday histograms, daily cells over the retention),
-//     updated by [State.Add], bounded by [State.Prune], stored with
-//     MarshalBinary. Serving keeps one per user.
+//     totals and folded purchase days, hour and weekday histograms, daily
+//     cells over the retention), updated by [State.Add], bounded by
+//     [State.Prune], stored with MarshalBinary (format 2; format 1 still
+//     decodes). Serving keeps one per user.
 //   - [Featurizer]: computes a vector from a State at a cutoff. The batch
 //     [Builder] and serving both go through it: one computation path.
 //   - [Builder]: one snapshot from a stream of events in any order: a
@@ -24,7 +25,11 @@
 //     churn and propensity labels and a learned Spec.
 //   - [Log]: a columnar copy of the events (about 15 bytes each) from which
 //     training builds several snapshots, and per-user purchase days for
-//     BG/NBD ([Log.PurchaseDays]).
+//     BG/NBD ([Log.PurchaseDays], [Log.PurchaseSummaries]).
+//   - [PurchaseSummary]: a user's purchase days before a cutoff (count,
+//     first, last, revenue after the first day), the input of the
+//     customer-value models, from a State ([Featurizer.PurchaseSummary]) or
+//     a Log; both give the same summary.
 //   - [WriteCSV]: a Dataset as CSV (the CLI's `lapse features --out`).
 //
 // # Invariants
@@ -39,6 +44,11 @@
 //     any Prune at or before T, marshalled and unmarshalled any number of
 //     times, give bit-identical vectors. Amounts are kept as exact integers
 //     of millionths, so sums do not depend on event order.
+//   - The purchase summary of a State equals the Log's for the same events
+//     (TestPurchaseSummaryMatchesLog), however the State was fed and
+//     pruned, with one exception: a purchase added after its day was
+//     folded, strictly between the first and last folded purchase days, is
+//     counted as a new purchase day (see State).
 //   - A Builder's memory grows with users and their active (day, type)
 //     pairs within the retention (the longest window, at least 60 days),
 //     not with events: older events go straight into lifetime totals.

@@ -247,6 +247,41 @@ func (p PurchaseDay) Date() time.Time { return time.Unix(int64(p.Day)*86400, 0).
 // between calls; fn must copy what it keeps. A non-nil error from fn stops
 // the iteration and is returned.
 func (l *Log) PurchaseDays(cutoff time.Time, purchase []string, fn func(userID string, days []PurchaseDay) error) error {
+	var days []PurchaseDay
+	return l.eachPurchaseDays(cutoff, purchase, func(u uint32, dr []dayRevenue) error {
+		days = days[:0]
+		for _, d := range dr {
+			days = append(days, PurchaseDay{Day: d.day, Revenue: float64(d.rev) / micro})
+		}
+		return fn(l.ids[u], days)
+	})
+}
+
+// PurchaseSummaries calls fn once per user with at least one purchase
+// before cutoff, in user id order, with the user's PurchaseSummary: the
+// same summary Featurizer.PurchaseSummary computes from the user's State
+// (under a Spec whose PurchaseEvents are purchase), bit for bit. A non-nil
+// error from fn stops the iteration and is returned.
+func (l *Log) PurchaseSummaries(cutoff time.Time, purchase []string, fn func(userID string, s PurchaseSummary) error) error {
+	return l.eachPurchaseDays(cutoff, purchase, func(u uint32, dr []dayRevenue) error {
+		var total int64
+		for _, d := range dr {
+			total += d.rev
+		}
+		return fn(l.ids[u], newPurchaseSummary(len(dr), dr[0].day, dr[len(dr)-1].day, total-dr[0].rev))
+	})
+}
+
+// dayRevenue is one purchase day with its revenue in millionths.
+type dayRevenue struct {
+	day int32
+	rev int64
+}
+
+// eachPurchaseDays calls fn for every user with a purchase before cutoff,
+// in user id order, with the user's purchase days ascending (the slice is
+// reused).
+func (l *Log) eachPurchaseDays(cutoff time.Time, purchase []string, fn func(u uint32, days []dayRevenue) error) error {
 	tn, err := timeNanos(cutoff)
 	if err != nil {
 		return fmt.Errorf("features: purchase days at %v: %w", cutoff, err)
@@ -271,17 +306,13 @@ func (l *Log) PurchaseDays(cutoff time.Time, purchase []string, fn func(userID s
 	for u := 1; u < len(start); u++ {
 		start[u] += start[u-1]
 	}
-	type ev struct {
-		day int32
-		amt int64
-	}
-	evs := make([]ev, start[len(l.ids)])
+	evs := make([]dayRevenue, start[len(l.ids)])
 	next := slices.Clone(start[:len(l.ids)])
 	for _, c := range l.chunks {
 		am := amounts{c: c}
 		for i, u := range c.user {
 			if m := am.next(i); keep(c, i, m) {
-				evs[next[u]] = ev{dayOf(c.time[i]), m}
+				evs[next[u]] = dayRevenue{dayOf(c.time[i]), m}
 				next[u]++
 			}
 		}
@@ -293,20 +324,20 @@ func (l *Log) PurchaseDays(cutoff time.Time, purchase []string, fn func(userID s
 		}
 	}
 	slices.SortFunc(order, func(a, b uint32) int { return cmp.Compare(l.ids[a], l.ids[b]) })
-	var days []PurchaseDay
+	var days []dayRevenue
 	for _, u := range order {
 		e := evs[start[u]:start[u+1]]
-		slices.SortFunc(e, func(a, b ev) int { return cmp.Compare(a.day, b.day) })
+		slices.SortFunc(e, func(a, b dayRevenue) int { return cmp.Compare(a.day, b.day) })
 		days = days[:0]
 		var sum int64
 		for i, x := range e {
-			sum += x.amt
+			sum += x.rev
 			if i == len(e)-1 || e[i+1].day != x.day {
-				days = append(days, PurchaseDay{Day: x.day, Revenue: float64(sum) / micro})
+				days = append(days, dayRevenue{x.day, sum})
 				sum = 0
 			}
 		}
-		if err := fn(l.ids[u], days); err != nil {
+		if err := fn(u, days); err != nil {
 			return err
 		}
 	}

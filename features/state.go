@@ -34,6 +34,12 @@ var (
 	// ErrCorruptState means UnmarshalBinary was given bytes that are not a
 	// valid encoded State.
 	ErrCorruptState = errors.New("corrupt encoded state")
+	// ErrPurchaseHistory means a State cannot tell its lifetime purchase
+	// days: it was decoded from the format-1 encoding, which did not record
+	// them, after purchases older than the retention had been folded.
+	// Adding the user's history again (or retraining, which stores new
+	// States) restores them.
+	ErrPurchaseHistory = errors.New("state does not know its folded purchase days (format-1 encoding)")
 )
 
 const (
@@ -54,8 +60,11 @@ const (
 	minDay = math.MinInt64/dayNs - 1
 	maxDay = math.MaxInt64 / dayNs
 
-	// stateFormat is the version byte of the State encoding.
-	stateFormat = 1
+	// stateFormat is the version byte of the State encoding. Format 2 adds
+	// the folded purchase days (count, first, last, first day's revenue);
+	// UnmarshalBinary also reads format 1.
+	stateFormat   = 2
+	stateFormatV1 = 1
 )
 
 // Type flags, as classified by a Spec.
@@ -74,7 +83,10 @@ const (
 	hasAny uint8 = 1 << iota // at least one event: maxTime is set
 	hasAct                   // an activity event: firstAct, lastAct are set
 	hasPur                   // a purchase or target event with amount >= 0: lastPur is set
-	hasAll = hasAny | hasAct | hasPur
+	// hasPurLost: decoded from format 1 with folded purchases, so the
+	// folded purchase days are unknown (ErrPurchaseHistory).
+	hasPurLost
+	hasAll = hasAny | hasAct | hasPur | hasPurLost
 )
 
 // timeNanos converts t to unix nanoseconds, or fails with ErrTimeRange.
@@ -240,6 +252,16 @@ func (c *cell) less(day int32, typ uint16) bool {
 // bounded. Amounts are summed as exact integers of millionths, so a State
 // does not depend on the order in which events were added.
 //
+// For the customer-base models (PurchaseSummary) the lifetime totals also
+// keep the folded purchase days: how many distinct UTC days had a purchase
+// event with amount >= 0, the first and the last of them, and the revenue
+// of the first. Prune folds days in order, so these are exact. An event
+// added after its day was folded goes straight into them; it is exact too
+// unless its day lies strictly between the first and last folded purchase
+// days, where a State cannot tell a new day from one already counted: it
+// counts a new day (the likelier case when purchase days are sparse), at
+// most as many as the days in between.
+//
 // A State is bound to the activity, purchase and target events and the
 // longest window of the Spec it was made with; using it with a Spec that
 // differs there returns ErrSpecMismatch. It is not safe for concurrent use.
@@ -253,16 +275,20 @@ type State struct {
 	foldDay                             int32  // cells of days < foldDay have been folded into the totals
 	has                                 uint8
 
-	hour [24]uint32 // activity events by UTC hour
-	wday [7]uint32  // activity events by UTC weekday, Sunday = 0
+	hour        [24]uint32 // activity events by UTC hour
+	wday        [7]uint32  // activity events by UTC weekday, Sunday = 0
+	foldPurDays uint32     // distinct purchase days among the folded days
 
-	tab         *typeTable
-	fp          uint64
-	retention   int32
-	foldEvents  uint64 // folded activity events
-	foldOrders  uint64 // folded purchase events with amount >= 0
-	foldRevenue int64  // folded revenue, millionths
-	_           [16]byte
+	tab             *typeTable
+	fp              uint64
+	retention       int32
+	foldPurFirst    int32  // first folded purchase day, valid when foldPurDays > 0
+	foldEvents      uint64 // folded activity events
+	foldOrders      uint64 // folded purchase events with amount >= 0
+	foldRevenue     int64  // folded revenue, millionths
+	foldPurFirstRev int64  // revenue of the purchases on foldPurFirst, millionths
+	foldPurLast     int32  // last folded purchase day, valid when foldPurDays > 0
+	_               [4]byte
 }
 
 // NewState returns an empty State bound to spec. It fails when spec is not
@@ -340,7 +366,7 @@ func (s *State) add(id uint16, flags uint8, ns, amt int64) {
 		rev = amt
 	}
 	if day < int64(s.foldDay) {
-		s.fold(flags, 1, nneg, rev)
+		s.fold(int32(day), flags, 1, nneg, rev)
 		return
 	}
 	s.upsert(int32(day), id, nneg, rev, ref)
@@ -383,14 +409,37 @@ func (s *State) upsert(day int32, typ uint16, nneg uint32, rev, ref int64) {
 	s.cells = slices.Insert(s.cells, i, cell{day: day, typ: typ, n: 1, nneg: nneg, rev: rev, ref: ref})
 }
 
-// fold adds aggregated events to the lifetime totals.
-func (s *State) fold(flags uint8, n, nneg uint32, rev int64) {
+// fold adds aggregated events of one day to the lifetime totals.
+func (s *State) fold(day int32, flags uint8, n, nneg uint32, rev int64) {
 	if flags&flagActivity != 0 {
 		s.foldEvents += uint64(n)
 	}
 	if flags&flagPurchase != 0 {
 		s.foldOrders += uint64(n - nneg)
 		s.foldRevenue += rev
+		if n > nneg {
+			s.foldPurchaseDay(day, rev)
+		}
+	}
+}
+
+// foldPurchaseDay records a folded purchase day with rev millionths of
+// revenue (see the State documentation for a day inside the folded span).
+func (s *State) foldPurchaseDay(day int32, rev int64) {
+	switch {
+	case s.foldPurDays == 0:
+		s.foldPurDays, s.foldPurFirst, s.foldPurLast, s.foldPurFirstRev = 1, day, day, rev
+	case day == s.foldPurFirst:
+		s.foldPurFirstRev += rev
+	case day < s.foldPurFirst:
+		s.foldPurDays++
+		s.foldPurFirst, s.foldPurFirstRev = day, rev
+	case day == s.foldPurLast:
+	case day > s.foldPurLast:
+		s.foldPurDays++
+		s.foldPurLast = day
+	case int64(s.foldPurDays) < int64(s.foldPurLast)-int64(s.foldPurFirst)+1:
+		s.foldPurDays++ // strictly inside the span: counted as a new day
 	}
 }
 
@@ -413,7 +462,7 @@ func (s *State) Prune(asOf time.Time) error {
 	k := 0
 	for k < len(s.cells) && s.cells[k].day < nf {
 		c := &s.cells[k]
-		s.fold(s.tab.flags[c.typ], c.n, c.nneg, c.rev)
+		s.fold(c.day, s.tab.flags[c.typ], c.n, c.nneg, c.rev)
 		k++
 	}
 	s.cells = slices.Delete(s.cells, 0, k)
@@ -441,7 +490,7 @@ func (s *State) MarshalBinary() ([]byte, error) {
 }
 
 // AppendBinary appends the encoding of s to b. The format starts with a
-// version byte and the spec fingerprint; UnmarshalBinary reads it back.
+// version byte (2) and the spec fingerprint; UnmarshalBinary reads it back.
 func (s *State) AppendBinary(b []byte) ([]byte, error) {
 	b = append(b, stateFormat)
 	b = binary.LittleEndian.AppendUint64(b, s.fp)
@@ -461,6 +510,12 @@ func (s *State) AppendBinary(b []byte) ([]byte, error) {
 	b = binary.AppendUvarint(b, s.foldEvents)
 	b = binary.AppendUvarint(b, s.foldOrders)
 	b = binary.AppendVarint(b, s.foldRevenue)
+	b = binary.AppendUvarint(b, uint64(s.foldPurDays))
+	if s.foldPurDays > 0 {
+		b = binary.AppendVarint(b, int64(s.foldPurFirst))
+		b = binary.AppendUvarint(b, uint64(int64(s.foldPurLast)-int64(s.foldPurFirst)))
+		b = binary.AppendVarint(b, s.foldPurFirstRev)
+	}
 	for _, h := range s.hour {
 		b = binary.AppendUvarint(b, uint64(h))
 	}
@@ -609,8 +664,9 @@ func (s *State) decode(tab *typeTable, data []byte) error {
 	if len(data) < 1+8 {
 		return fmt.Errorf("features: decode state: %d bytes: %w", len(data), ErrCorruptState)
 	}
-	if data[0] != stateFormat {
-		return fmt.Errorf("features: decode state: format %d, want %d: %w", data[0], stateFormat, ErrCorruptState)
+	format := data[0]
+	if format != stateFormat && format != stateFormatV1 {
+		return fmt.Errorf("features: decode state: format %d, want %d or %d: %w", format, stateFormatV1, stateFormat, ErrCorruptState)
 	}
 	fp := binary.LittleEndian.Uint64(data[1:9])
 	d := decoder{b: data[9:]}
@@ -630,7 +686,7 @@ func (s *State) decode(tab *typeTable, data []byte) error {
 	}
 	s.has = d.b[d.off]
 	d.off++
-	if s.has&^hasAll != 0 || (s.has != 0 && s.has&hasAny == 0) {
+	if s.has&^hasAll != 0 || (s.has != 0 && s.has&hasAny == 0) || (format == stateFormatV1 && s.has&hasPurLost != 0) {
 		return fmt.Errorf("features: decode state: flags %#x: %w", s.has, ErrCorruptState)
 	}
 	if s.has&hasAny != 0 {
@@ -653,6 +709,28 @@ func (s *State) decode(tab *typeTable, data []byte) error {
 	s.foldEvents = d.uvarint("folded events")
 	s.foldOrders = d.uvarint("folded orders")
 	s.foldRevenue = d.varint("folded revenue")
+	if format == stateFormatV1 {
+		if s.foldOrders > 0 {
+			s.has |= hasPurLost
+		}
+	} else {
+		s.foldPurDays = d.uint32v("folded purchase days")
+		if s.foldPurDays > 0 {
+			s.foldPurFirst = d.int32v("first folded purchase day")
+			span := d.uvarint("folded purchase span")
+			s.foldPurFirstRev = d.varint("first folded purchase revenue")
+			switch {
+			case d.err != nil:
+			case int64(s.foldPurFirst) >= int64(s.foldDay) || span >= uint64(int64(s.foldDay)-int64(s.foldPurFirst)):
+				d.fail("folded purchase days not before the fold day")
+			case uint64(s.foldPurDays) > span+1 || uint64(s.foldPurDays) > s.foldOrders:
+				d.fail("folded purchase day count")
+			case s.foldPurFirstRev < 0 || s.foldPurFirstRev > s.foldRevenue:
+				d.fail("first folded purchase revenue")
+			}
+			s.foldPurLast = int32(int64(s.foldPurFirst) + int64(span))
+		}
+	}
 	var histTotal uint64
 	for i := range s.hour {
 		s.hour[i] = d.uint32v("hour histogram")

@@ -1,6 +1,7 @@
 package features
 
 import (
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
@@ -387,6 +388,13 @@ func FuzzStateUnmarshal(f *testing.F) {
 		b, _ := st.MarshalBinary()
 		f.Add(b)
 	}
+	for _, h := range []string{stateV1Recent, stateV1Folded} {
+		b, err := hex.DecodeString(h)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
 	f.Add([]byte{})
 	f.Add([]byte{1, 0, 0, 0, 0, 0, 0, 0, 0, 0xff})
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -414,6 +422,11 @@ func FuzzStateUnmarshal(f *testing.F) {
 			v2, err2 := fz.Vector(st2, cut)
 			if (err1 == nil) != (err2 == nil) || (err1 == nil && !slices.Equal(nanToNum(v1), nanToNum(v2))) {
 				t.Fatalf("vectors differ after re-encoding: %v %v", err1, err2)
+			}
+			p1, err1 := fz.PurchaseSummary(st, cut)
+			p2, err2 := fz.PurchaseSummary(st2, cut)
+			if (err1 == nil) != (err2 == nil) || p1 != p2 {
+				t.Fatalf("purchase summaries differ after re-encoding: %+v %v, %+v %v", p1, err1, p2, err2)
 			}
 			// A decoded bound State accepts new events and prunes.
 			if st.tab.cls != nil {
