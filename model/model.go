@@ -77,6 +77,11 @@ type Model struct {
 	Lifecycle LifecycleRules `json:"lifecycle"`
 	// Tiers holds the usage-tier cut points.
 	Tiers TierRules `json:"usage_tiers"`
+	// Value is the customer-base part (BG/NBD, Gamma-Gamma) behind each
+	// user's P(alive), expected purchases and CLV; nil when the data has
+	// no purchases before AsOf or the BG/NBD fit failed (the training
+	// report says why).
+	Value *CustomerValue `json:"customer_value,omitempty"`
 	// Metrics holds headline evaluation numbers for listings
 	// (e.g. "churn_auc_oot"); the full report is stored beside the model.
 	Metrics map[string]float64 `json:"metrics,omitempty"`
@@ -217,6 +222,12 @@ type Prediction struct {
 	UsageTier string `json:"usage_tier"`
 	// Reasons are the top signed drivers of the churn score, strongest first.
 	Reasons []Reason `json:"reasons"`
+	// UserValue holds P(alive), the expected purchase days over the
+	// model's horizon and CLV (JSON p_alive, expected_purchases, clv; each
+	// null when unavailable). Score leaves them nil: they need the user's
+	// purchase days (Model.UserValue), which a feature vector does not
+	// carry.
+	UserValue
 }
 
 // NumReasons is how many drivers Score returns.
@@ -274,6 +285,11 @@ func (m *Model) Validate() error {
 	}
 	if err := m.RFM.validate(); err != nil {
 		errs = append(errs, fmt.Errorf("rfm: %w", err))
+	}
+	if m.Value != nil {
+		if err := m.Value.validate(m.HorizonDays); err != nil {
+			errs = append(errs, fmt.Errorf("customer value: %w", err))
+		}
 	}
 	if len(errs) == 0 {
 		return nil

@@ -5,6 +5,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 )
 
 // testModel builds a small logistic model by hand: churn log-odds are
@@ -277,6 +278,14 @@ func FuzzDecode(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(valid)
+	withValue := testModel(f)
+	withValue.HorizonDays = 273
+	withValue.Value = cdnowValue()
+	if b, err := Encode(withValue); err == nil {
+		f.Add(b)
+	} else {
+		f.Fatal(err)
+	}
 	f.Add([]byte(`{"format":1}`))
 	f.Add([]byte(`{"format":1,"version":"v","features":["a"],"churn":{"kind":"gbdt","trees":{"num_features":1,"trees":[{"nodes":[{"feature":0,"left":5,"right":6}]}]}}}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -287,6 +296,12 @@ func FuzzDecode(f *testing.F) {
 		x := make([]float64, len(m.Features))
 		if _, err := m.Score(x); err != nil {
 			t.Fatalf("decoded model cannot score a zero vector: %v", err)
+		}
+		// A decoded customer-value part scores any valid purchase summary.
+		cut := time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)
+		p := Purchases{Days: 3, First: CalibrationEnd(cut) - 400, Last: CalibrationEnd(cut) - 10, RepeatRevenue: 30}
+		if _, err := m.UserValue(p, cut); err != nil {
+			t.Fatalf("decoded model cannot compute customer values: %v", err)
 		}
 	})
 }
