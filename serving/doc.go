@@ -53,12 +53,37 @@
 // Exports leave out opted-out users and users held out as control (active
 // experiments and the global control group), as the store reports them.
 //
+// # Experiments
+//
+// POST /v1/experiments creates a campaign experiment with
+// [CreateExperiment], the function lapse experiment create calls too: the
+// targeting rule (a segment, a risk band, a churn threshold or a user
+// list) selects users from the active model's stored scores, suppressed
+// users (opted out, the global control group, control users of active
+// experiments) are left out, and the rest are split by the keyed hash of
+// (name, salt, user id) of package lift, stratified on request. The
+// assignments, with each user's scores at that time, are stored at once
+// and never change. While the experiment is active, its control users are
+// suppressed from segment exports; GET .../assignments?group=treatment is
+// the send list, which also leaves out users suppressed since.
+//
+// GET /v1/experiments/{name}/lift ([LiftFromStates]) reads each assigned
+// user's outcome (features.State.Outcome: activity, target event and
+// purchase revenue in whole UTC days from the start) from the states of
+// the active model, which ingested events keep current, and reports
+// lift.Measure's statistics. A state keeps daily cells only for its
+// retention (the longest window, at least 60 days) before its latest
+// event, so old experiments are measured from event files with lapse
+// lift instead (409 says so). Deps.Experiments may be nil: the experiment
+// routes then answer 503.
+//
 // # Security
 //
 // With tokens (Config.Tokens, see [ParseTokens] for the file format),
 // every /v1 route needs "Authorization: Bearer TOKEN" with a role at least
-// the route's: read (scores, segments), write (events, opt-out), admin
-// (models, erasure). Tokens are compared by SHA-256 digest with
+// the route's: read (scores, segments, experiments and their lift), write
+// (events, opt-out), admin (models, erasure, creating and stopping
+// experiments). Tokens are compared by SHA-256 digest with
 // crypto/subtle, against every configured token. Without tokens, Serve
 // refuses a listener that is not on a loopback address. Bodies are capped
 // (Config.MaxBodyBytes, 413), as are batch sizes and page sizes; user ids

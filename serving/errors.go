@@ -27,6 +27,9 @@ const (
 	// CodeNotAcceptable (406): the Accept header asks for a format the
 	// route cannot produce.
 	CodeNotAcceptable Code = "not_acceptable"
+	// CodeConflict (409): the request conflicts with what is stored: an
+	// experiment name is taken, or an experiment cannot be measured yet.
+	CodeConflict Code = "conflict"
 	// CodeTooLarge (413): the body or the batch exceeds a limit.
 	CodeTooLarge Code = "too_large"
 	// CodeUnsupportedMedia (415): the Content-Type is not one the route reads.
@@ -48,6 +51,7 @@ var statusOf = map[Code]int{
 	CodeNotFound:         http.StatusNotFound,
 	CodeMethodNotAllowed: http.StatusMethodNotAllowed,
 	CodeNotAcceptable:    http.StatusNotAcceptable,
+	CodeConflict:         http.StatusConflict,
 	CodeTooLarge:         http.StatusRequestEntityTooLarge,
 	CodeUnsupportedMedia: http.StatusUnsupportedMediaType,
 	CodeNoModel:          http.StatusServiceUnavailable,

@@ -217,6 +217,9 @@ type Deps struct {
 	Models   ModelStore
 	Users    UserStore
 	Segments SegmentStore
+	// Experiments holds the experiments; nil makes the /v1/experiments
+	// routes answer 503 (unavailable).
+	Experiments ExperimentStore
 }
 
 // Server is the HTTP API of lapse. Make one with New; it is safe for
@@ -285,7 +288,7 @@ func New(cfg Config, deps Deps, log *slog.Logger) *Server {
 		panic(err.Error())
 	}
 	if deps.Models == nil || deps.Users == nil || deps.Segments == nil {
-		panic("serving: New needs every dependency")
+		panic("serving: New needs the model, user and segment stores")
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -328,6 +331,12 @@ func (s *Server) routeTable() []route {
 		{http.MethodDelete, "/v1/users/:id", RoleAdmin, s.deleteUser},
 		{http.MethodGet, "/v1/models", RoleAdmin, s.getModels},
 		{http.MethodPost, "/v1/models/:version/activate", RoleAdmin, s.postActivate},
+		{http.MethodPost, "/v1/experiments", RoleAdmin, s.postExperiment},
+		{http.MethodGet, "/v1/experiments", RoleRead, s.getExperiments},
+		{http.MethodGet, "/v1/experiments/:name", RoleRead, s.getExperiment},
+		{http.MethodGet, "/v1/experiments/:name/assignments", RoleRead, s.getAssignments},
+		{http.MethodGet, "/v1/experiments/:name/lift", RoleRead, s.getLift},
+		{http.MethodPost, "/v1/experiments/:name/stop", RoleAdmin, s.postStopExperiment},
 	}
 }
 
