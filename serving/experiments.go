@@ -35,15 +35,11 @@ type ExperimentStore interface {
 }
 
 // ExperimentCreator is what CreateExperiment reads and writes: the active
-// model and its stored scores, the users' stored scores by id,
-// suppression, and the experiments. *store.Store (serving/store)
+// model and its stored scores, suppression, and the experiments. *store.Store (serving/store)
 // satisfies it, so lapse experiment create and POST /v1/experiments share
 // one implementation.
 type ExperimentCreator interface {
-	ActiveModel(ctx context.Context) (*model.Model, error)
-	EachScore(ctx context.Context, version, after string, fn func(id string, p *model.Prediction) error) error
-	LoadUsers(ctx context.Context, version string, ids []string, fn func(i int, state []byte, score *model.Prediction) error) error
-	Suppressed(ctx context.Context, ids []string, out []bool) error
+	ExperimentSelector
 	Experiment(ctx context.Context, name string) (*lift.Experiment, error)
 	CreateExperiment(ctx context.Context, exp *lift.Experiment, as []lift.Assignment) error
 }
@@ -187,6 +183,99 @@ type ExperimentCreated struct {
 // store call.
 const scanChunk = 1000
 
+// ExperimentSelector is what SelectUsers reads: the active model, its
+// stored scores and suppression.
+type ExperimentSelector interface {
+	ActiveModel(ctx context.Context) (*model.Model, error)
+	EachScore(ctx context.Context, version, after string, fn func(id string, p *model.Prediction) error) error
+	LoadScores(ctx context.Context, version string, ids []string, fn func(i int, score *model.Prediction) error) error
+	Suppressed(ctx context.Context, ids []string, out []bool) error
+}
+
+// Selection is the outcome of a targeting rule: the users an experiment
+// would assign, with their scores, before the split.
+type Selection struct {
+	// Model is the active model whose stored scores were read.
+	Model *model.Model
+	// Spec is the model's feature spec.
+	Spec *features.Spec
+	// Target is the rule as it is stored with the experiment.
+	Target lift.Target
+	// Users are the selected users that are not suppressed, in user-id
+	// order, with their scores at selection time and no group yet.
+	Users []lift.Assignment
+	// Targeted, Suppressed, Unscored and Duplicates count as
+	// ExperimentCreated does.
+	Targeted, Suppressed, Unscored, Duplicates int
+}
+
+// SelectUsers applies req's targeting rule (its other fields are not
+// needed, but it must pass Validate) to the active model's stored scores,
+// or looks up req.Users, and leaves out suppressed users. lapse experiment
+// plan uses it to size a segment; CreateExperiment to fill one.
+func SelectUsers(ctx context.Context, st ExperimentSelector, req *ExperimentRequest) (*Selection, error) {
+	m, err := st.ActiveModel(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if m == nil {
+		return nil, Errorf(CodeNoModel, "no model is active: train one with lapse train --store FILE first; experiments target its stored scores")
+	}
+	spec, err := features.ParseSpec(m.Spec)
+	if err != nil {
+		return nil, fmt.Errorf("serving: model %s: feature spec: %w", m.Version, err)
+	}
+	sel := &Selection{Model: m, Spec: spec}
+	var as []lift.Assignment
+	switch {
+	case req.Users != nil:
+		sel.Target.Users = req.UsersSource
+		if sel.Target.Users == "" {
+			sel.Target.Users = fmt.Sprintf("request (%d ids)", len(req.Users))
+		}
+		as, err = listedUsers(ctx, st, m.Version, req.Users, sel)
+	default:
+		var match func(p *model.Prediction) bool
+		switch {
+		case req.Segment != "":
+			sel.Target.Segment = req.Segment
+			famName, name, _ := strings.Cut(req.Segment, "/")
+			fam, ok := familyNamed(famName)
+			if !ok {
+				return nil, Errorf(CodeInvalid, "segment %q: no family %q", req.Segment, famName)
+			}
+			match = func(p *model.Prediction) bool { return fam.of(p) == name }
+		case req.RiskBand != "":
+			sel.Target.RiskBand = req.RiskBand
+			match = func(p *model.Prediction) bool { return p.RiskBand == req.RiskBand }
+		case req.MinChurn != nil:
+			v := *req.MinChurn
+			sel.Target.MinChurn = &v
+			match = func(p *model.Prediction) bool { return p.ChurnProbability >= v }
+		default:
+			return nil, Errorf(CodeInvalid, "no targeting rule")
+		}
+		err = st.EachScore(ctx, m.Version, "", func(id string, p *model.Prediction) error {
+			if match(p) {
+				as = append(as, assignmentOf(id, p))
+			}
+			return nil
+		})
+	}
+	if err != nil {
+		return nil, err
+	}
+	sel.Targeted = len(as)
+	if len(as) == 0 {
+		return nil, Errorf(CodeInvalid, "the targeting rule %s selects no user of model %s", targetText(&sel.Target), m.Version)
+	}
+	if sel.Users, err = dropSuppressed(ctx, st, as); err != nil {
+		return nil, err
+	}
+	sel.Suppressed = sel.Targeted - len(sel.Users)
+	return sel, nil
+}
+
 // CreateExperiment selects the users of req's targeting rule from the
 // active model's stored scores (or req.Users), leaves out suppressed users,
 // assigns the rest to treatment or control by the keyed hash of (name,
@@ -202,16 +291,9 @@ func CreateExperiment(ctx context.Context, st ExperimentCreator, req *Experiment
 	if err := checkFreeName(ctx, st, req.Name); err != nil {
 		return nil, nil, err
 	}
-	m, err := st.ActiveModel(ctx)
+	sel, err := SelectUsers(ctx, st, req)
 	if err != nil {
 		return nil, nil, err
-	}
-	if m == nil {
-		return nil, nil, Errorf(CodeNoModel, "no model is active: train one with lapse train --store FILE first; experiments target its stored scores")
-	}
-	spec, err := features.ParseSpec(m.Spec)
-	if err != nil {
-		return nil, nil, fmt.Errorf("serving: model %s: feature spec: %w", m.Version, err)
 	}
 	holdout := DefaultHoldout
 	if req.Holdout != nil {
@@ -224,57 +306,16 @@ func CreateExperiment(ctx context.Context, st ExperimentCreator, req *Experiment
 	exp := &lift.Experiment{
 		Name:         req.Name,
 		Salt:         req.Salt,
+		Target:       sel.Target,
 		Holdout:      holdout,
 		Stratify:     req.Stratify,
 		Start:        start.UTC(),
 		CreatedAt:    now.UTC(),
-		ModelVersion: m.Version,
-		TargetEvent:  spec.TargetEvent,
+		ModelVersion: sel.Model.Version,
+		TargetEvent:  sel.Spec.TargetEvent,
 		Active:       true,
 	}
-	res := &ExperimentCreated{}
-	var as []lift.Assignment
-	switch {
-	case req.Users != nil:
-		exp.Target.Users = req.UsersSource
-		if exp.Target.Users == "" {
-			exp.Target.Users = fmt.Sprintf("request (%d ids)", len(req.Users))
-		}
-		as, err = listedUsers(ctx, st, m.Version, req.Users, res)
-	default:
-		var match func(p *model.Prediction) bool
-		switch {
-		case req.Segment != "":
-			exp.Target.Segment = req.Segment
-			famName, name, _ := strings.Cut(req.Segment, "/")
-			fam, _ := familyNamed(famName)
-			match = func(p *model.Prediction) bool { return fam.of(p) == name }
-		case req.RiskBand != "":
-			exp.Target.RiskBand = req.RiskBand
-			match = func(p *model.Prediction) bool { return p.RiskBand == req.RiskBand }
-		default:
-			v := *req.MinChurn
-			exp.Target.MinChurn = &v
-			match = func(p *model.Prediction) bool { return p.ChurnProbability >= v }
-		}
-		err = st.EachScore(ctx, m.Version, "", func(id string, p *model.Prediction) error {
-			if match(p) {
-				as = append(as, assignmentOf(id, p))
-			}
-			return nil
-		})
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	res.Targeted = len(as)
-	if len(as) == 0 {
-		return nil, nil, Errorf(CodeInvalid, "the targeting rule %s selects no user of model %s", targetText(&exp.Target), m.Version)
-	}
-	if as, err = dropSuppressed(ctx, st, as); err != nil {
-		return nil, nil, err
-	}
-	res.Suppressed = res.Targeted - len(as)
+	as := sel.Users
 	if err := assign(exp, as); err != nil {
 		return nil, nil, err
 	}
@@ -290,7 +331,8 @@ func CreateExperiment(ctx context.Context, st ExperimentCreator, req *Experiment
 		}
 		return nil, nil, err
 	}
-	res.Experiment = *exp
+	res := &ExperimentCreated{Experiment: *exp, Targeted: sel.Targeted, Suppressed: sel.Suppressed,
+		Unscored: sel.Unscored, Duplicates: sel.Duplicates}
 	return res, as, nil
 }
 
@@ -334,34 +376,37 @@ func assignmentOf(id string, p *model.Prediction) lift.Assignment {
 	}
 }
 
-// listedUsers looks up the stored scores of an explicit user list, sorted
-// by id and without duplicates.
-func listedUsers(ctx context.Context, st ExperimentCreator, version string, users []string, res *ExperimentCreated) ([]lift.Assignment, error) {
+// listedUsers looks up the stored scores of an explicit user list with one
+// scan of the version's scores, and returns the users sorted by id without
+// duplicates; listed users without a score are unscored.
+func listedUsers(ctx context.Context, st ExperimentSelector, version string, users []string, sel *Selection) ([]lift.Assignment, error) {
 	ids := slices.Clone(users)
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
-	res.Duplicates = len(users) - len(ids)
-	as := make([]lift.Assignment, 0, len(ids))
-	for lo := 0; lo < len(ids); lo += scanChunk {
-		chunk := ids[lo:min(lo+scanChunk, len(ids))]
-		err := st.LoadUsers(ctx, version, chunk, func(i int, _ []byte, p *model.Prediction) error {
-			if p == nil {
-				res.Unscored++
-				as = append(as, lift.Assignment{UserID: chunk[i]})
-				return nil
-			}
-			as = append(as, assignmentOf(chunk[i], p))
-			return nil
-		})
-		if err != nil {
-			return nil, err
+	sel.Duplicates = len(users) - len(ids)
+	as := make([]lift.Assignment, len(ids))
+	for i, id := range ids {
+		as[i] = lift.Assignment{UserID: id}
+	}
+	err := st.EachScore(ctx, version, "", func(id string, p *model.Prediction) error {
+		if i, ok := slices.BinarySearch(ids, id); ok {
+			as[i] = assignmentOf(id, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i := range as {
+		if !as[i].Scored {
+			sel.Unscored++
 		}
 	}
 	return as, nil
 }
 
 // dropSuppressed removes the users the store suppresses, asking in chunks.
-func dropSuppressed(ctx context.Context, st ExperimentCreator, as []lift.Assignment) ([]lift.Assignment, error) {
+func dropSuppressed(ctx context.Context, st ExperimentSelector, as []lift.Assignment) ([]lift.Assignment, error) {
 	keep := as[:0]
 	ids := make([]string, 0, scanChunk)
 	sup := make([]bool, scanChunk)

@@ -33,7 +33,6 @@ func (s *Server) experiments() (ExperimentStore, error) {
 type creator struct {
 	m *model.Model
 	SegmentStore
-	UserStore
 	ExperimentStore
 }
 
@@ -60,7 +59,7 @@ func (s *Server) postExperiment(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	res, _, err := CreateExperiment(c.Request.Context(), creator{a.m, s.deps.Segments, s.deps.Users, exps}, &req, s.cfg.Now())
+	res, _, err := CreateExperiment(c.Request.Context(), creator{a.m, s.deps.Segments, exps}, &req, s.cfg.Now())
 	if err != nil {
 		return err
 	}
