@@ -3,7 +3,6 @@ package model
 import (
 	"fmt"
 	"math"
-	"sort"
 	"strconv"
 	"strings"
 )
@@ -24,15 +23,27 @@ type Reason struct {
 // reasons returns the n features with the largest absolute contribution,
 // strongest first; ties break by feature order so the result is stable.
 func (m *Model) reasons(x, contrib []float64, n int) []Reason {
-	idx := make([]int, 0, len(contrib))
+	// Keep the n strongest in a small sorted array: one pass, no sort of
+	// every feature (scoring calls this for every request).
+	idx := make([]int, 0, n+1)
 	for j, c := range contrib {
-		if c != 0 && !math.IsNaN(c) {
-			idx = append(idx, j)
+		if c == 0 || math.IsNaN(c) {
+			continue
 		}
-	}
-	sort.SliceStable(idx, func(a, b int) bool { return math.Abs(contrib[idx[a]]) > math.Abs(contrib[idx[b]]) })
-	if len(idx) > n {
-		idx = idx[:n]
+		a := math.Abs(c)
+		k := len(idx)
+		for k > 0 && a > math.Abs(contrib[idx[k-1]]) { // strictly: earlier features win ties
+			k--
+		}
+		if k >= n {
+			continue
+		}
+		idx = append(idx, 0)
+		copy(idx[k+1:], idx[k:])
+		idx[k] = j
+		if len(idx) > n {
+			idx = idx[:n]
+		}
 	}
 	out := make([]Reason, len(idx))
 	for i, j := range idx {

@@ -159,14 +159,34 @@ func (s *memStore) LoadUsers(ctx context.Context, version string, ids []string, 
 	for i, id := range ids {
 		if b, ok := s.states[version][id]; ok {
 			recs[i].state = slices.Clone(b)
-		}
-		if p, ok := s.scores[version][id]; ok {
-			recs[i].score = &p
+		} else if p, ok := s.scores[version][id]; ok {
+			recs[i].score = &p // as the bbolt store: only without a state
 		}
 	}
 	s.mu.Unlock()
 	for i := range ids {
 		if err := fn(i, recs[i].state, recs[i].score); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *memStore) LoadScores(ctx context.Context, version string, ids []string, fn func(i int, score *model.Prediction) error) error {
+	s.mu.Lock()
+	if s.fail != nil {
+		s.mu.Unlock()
+		return s.fail
+	}
+	recs := make([]*model.Prediction, len(ids))
+	for i, id := range ids {
+		if p, ok := s.scores[version][id]; ok {
+			recs[i] = &p
+		}
+	}
+	s.mu.Unlock()
+	for i := range ids {
+		if err := fn(i, recs[i]); err != nil {
 			return err
 		}
 	}

@@ -178,15 +178,18 @@ type ModelStore interface {
 type UserStore interface {
 	// LoadUsers calls fn once for each of ids, in order, inside one read
 	// transaction, with the user's encoded features.State (nil when none
-	// is stored) and the score record of model version (nil when none).
-	// state is valid only during the call. An error from fn stops the
-	// loop and is returned.
+	// is stored) and, only when no state is stored, the score record of
+	// model version (nil when none): a state supersedes the record, so
+	// implementations need not decode it. state is valid only during the
+	// call. An error from fn stops the loop and is returned.
 	LoadUsers(ctx context.Context, version string, ids []string, fn func(i int, state []byte, score *model.Prediction) error) error
 	// UpdateStates replaces the state of each of ids under model version
 	// with fn(i, old), where old is the stored encoded state or nil (valid
 	// only during the call), inside one write transaction that is durable
 	// when UpdateStates returns nil. When fn or the commit fails, nothing
-	// is written and the error is returned.
+	// is written and the error is returned. fn may be called more than once
+	// for the same i (the store may retry a group commit) and must depend
+	// only on i and old.
 	UpdateStates(ctx context.Context, version string, ids []string, fn func(i int, old []byte) ([]byte, error)) error
 	// DeleteUser erases everything stored about a user: state, score
 	// records, opt-out and experiment assignments. It reports whether
@@ -205,6 +208,10 @@ type SegmentStore interface {
 	// inside one read transaction. An error from fn stops the scan and is
 	// returned.
 	EachScore(ctx context.Context, version, after string, fn func(id string, p *model.Prediction) error) error
+	// LoadScores calls fn once for each of ids, in order, inside one read
+	// transaction, with the user's score record of version (nil when
+	// none).
+	LoadScores(ctx context.Context, version string, ids []string, fn func(i int, score *model.Prediction) error) error
 	// Suppressed sets out[i] when ids[i] must be left out of exports: the
 	// user opted out, or is held out as control by an active experiment
 	// or by the global control group. len(out) == len(ids).

@@ -123,6 +123,10 @@ func Open(path string, opts *Options) (*Store, error) {
 		}
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
+	// Group commits of concurrent UpdateStates: wait at most 2 ms for
+	// company (bbolt's default of 10 ms would be added to every lone
+	// request).
+	db.MaxBatchDelay = 2 * time.Millisecond
 	s := &Store{db: db, path: path, batchSize: o.BatchSize}
 	if o.ReadOnly {
 		err = db.View(func(tx *bolt.Tx) error { return checkFormat(tx) })
@@ -587,7 +591,9 @@ func (s *Store) EachState(ctx context.Context, version string, fn func(id string
 
 // LoadUsers calls fn once for each of ids, in order, inside one read
 // transaction, with the user's encoded state under version (nil when none;
-// valid only during the call) and score record (nil when none).
+// valid only during the call) and, only when no state is stored, the score
+// record (nil when none). A state supersedes the record: scores are
+// recomputed from it, so the record is not decoded.
 func (s *Store) LoadUsers(ctx context.Context, version string, ids []string, fn func(i int, state []byte, score *model.Prediction) error) error {
 	return s.view(ctx, func(tx *bolt.Tx) error {
 		ver := []byte(version)
@@ -600,7 +606,7 @@ func (s *Store) LoadUsers(ctx context.Context, version string, ids []string, fn 
 				st = states.Get(key)
 			}
 			var p *model.Prediction
-			if scores != nil {
+			if st == nil && scores != nil {
 				if v := scores.Get(key); v != nil {
 					p = new(model.Prediction)
 					if err := json.Unmarshal(v, p); err != nil {
@@ -616,17 +622,48 @@ func (s *Store) LoadUsers(ctx context.Context, version string, ids []string, fn 
 	})
 }
 
+// LoadScores calls fn once for each of ids, in order, inside one read
+// transaction, with the user's stored score record under version (nil
+// when none).
+func (s *Store) LoadScores(ctx context.Context, version string, ids []string, fn func(i int, score *model.Prediction) error) error {
+	return s.view(ctx, func(tx *bolt.Tx) error {
+		scores := tx.Bucket(bScores).Bucket([]byte(version))
+		for i, id := range ids {
+			var p *model.Prediction
+			if scores != nil {
+				if v := scores.Get([]byte(id)); v != nil {
+					p = new(model.Prediction)
+					if err := json.Unmarshal(v, p); err != nil {
+						return fmt.Errorf("store: score of %q in %s: %w", id, version, err)
+					}
+				}
+			}
+			if err := fn(i, p); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // UpdateStates replaces the state of each of ids under version with
 // fn(i, old), where old is the stored state or nil (valid only during the
-// call), in one write transaction that is durable when UpdateStates
-// returns nil. When fn or the commit fails nothing is written.
+// call). The update is durable when UpdateStates returns nil; when fn or
+// the commit fails nothing of it is written.
+//
+// Concurrent calls are committed together (bbolt's Batch: one fsync for
+// all of them), so fn may be called more than once for the same i and must
+// depend only on i and old.
 func (s *Store) UpdateStates(ctx context.Context, version string, ids []string, fn func(i int, old []byte) ([]byte, error)) error {
 	for _, id := range ids {
 		if err := checkKey("user id", id); err != nil {
 			return err
 		}
 	}
-	err := s.update(ctx, func(tx *bolt.Tx) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	err := s.db.Batch(func(tx *bolt.Tx) error {
 		ver := []byte(version)
 		if tx.Bucket(bModels).Get(ver) == nil {
 			return fmt.Errorf("model %s: %w", version, ErrNotFound)
@@ -645,7 +682,7 @@ func (s *Store) UpdateStates(ctx context.Context, version string, ids []string, 
 				return err
 			}
 		}
-		return ctx.Err()
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("store: update states: %w", err)

@@ -134,8 +134,24 @@ func TestSaveModelAndRead(t *testing.T) {
 		got = append(got, fmt.Sprintf("%d:%s:%v", i, st, p != nil))
 		return nil
 	})
-	if want := []string{"0:state-3:true", "1::false", "2:state-1:true"}; err != nil || !slices.Equal(got, want) {
-		t.Errorf("LoadUsers = %v, %v; want %v", got, err, want)
+	if want := []string{"0:state-3:false", "1::false", "2:state-1:false"}; err != nil || !slices.Equal(got, want) {
+		t.Errorf("LoadUsers = %v, %v; want %v (a stored state supersedes the record)", got, err, want)
+	}
+	// Without a state, the stored record is given.
+	scoreOnly := func(yield func(UserRecord) error) error {
+		return yield(UserRecord{ID: "u003", Score: &model.Prediction{ChurnProbability: 0.25, RiskBand: "low"}})
+	}
+	if err := s.SaveModel(ctx, testModel(t, "v0", t0.Add(-time.Hour)), nil, scoreOnly, false); err != nil {
+		t.Fatal(err)
+	}
+	err = s.LoadUsers(ctx, "v0", []string{"u003"}, func(i int, st []byte, p *model.Prediction) error {
+		if st != nil || p == nil || p.ChurnProbability != 0.25 || p.RiskBand != "low" {
+			t.Errorf("LoadUsers of a stateless user: state %q, record %+v", st, p)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 
 	// Persisted across reopen; activation moves the pointer.
@@ -489,4 +505,45 @@ func TestCancelledContext(t *testing.T) {
 	if _, err := s.ListModels(cctx); !errors.Is(err, context.Canceled) {
 		t.Errorf("ListModels with a cancelled context = %v", err)
 	}
+}
+
+// Concurrent UpdateStates calls are committed in groups; every update of
+// every caller is applied exactly once in the end.
+func TestUpdateStatesConcurrent(t *testing.T) {
+	s, _ := mustOpen(t, nil)
+	if err := s.SaveModel(ctx, testModel(t, "v1", time.Now()), nil, records(0), true); err != nil {
+		t.Fatal(err)
+	}
+	const workers, rounds = 8, 25
+	errs := make(chan error, workers)
+	for w := range workers {
+		go func() {
+			for r := range rounds {
+				ids := []string{"shared", fmt.Sprintf("own-%d", w)}
+				err := s.UpdateStates(ctx, "v1", ids, func(i int, old []byte) ([]byte, error) {
+					return append(slices.Clone(old), byte('a'+w)), nil
+				})
+				if err != nil {
+					errs <- fmt.Errorf("worker %d round %d: %w", w, r, err)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range workers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.LoadUsers(ctx, "v1", []string{"shared", "own-3"}, func(i int, st []byte, _ *model.Prediction) error {
+		want := workers * rounds
+		if i == 1 {
+			want = rounds
+		}
+		if len(st) != want {
+			t.Errorf("user %d: %d updates applied, want %d", i, len(st), want)
+		}
+		return nil
+	})
 }
