@@ -43,13 +43,14 @@ func BTYDCustomersFromLog(log *features.Log, cutoff time.Time, purchase []string
 
 // BTYDCalibrationEnd returns the last calibration day (a Unix day number,
 // inclusive, as in BTYDSummaryOptions.CalibrationEnd) of a cutoff: with
-// D = the first UTC day starting at or after cutoff (docs/DESIGN.md), the
-// purchases before cutoff are those on days up to D-1, and T is measured to
-// the start of day D-1, the convention of the published CDNOW results
-// (cutoff 1997-10-01 00:00 UTC: calibration end 1997-09-30, T = 38.86 weeks
-// for a 1997-01-01 customer).
+// D = the first UTC day starting at or after cutoff (docs/DESIGN.md; to the
+// nanosecond, as the features package counts), the purchases before cutoff
+// are those on days up to D-1, and T is measured to the start of day D-1,
+// the convention of the published CDNOW results (cutoff 1997-10-01 00:00
+// UTC: calibration end 1997-09-30, T = 38.86 weeks for a 1997-01-01
+// customer). It is model.CalibrationEnd, which serving uses.
 func BTYDCalibrationEnd(cutoff time.Time) int32 {
-	return int32(math.Ceil(float64(cutoff.Unix())/86400)) - 1
+	return model.CalibrationEnd(cutoff)
 }
 
 // CustomerValueOptions says how CustomerValues fits and scores. A nil
@@ -170,13 +171,24 @@ func CustomerValues(ctx context.Context, log *features.Log, cutoff time.Time, op
 // wrap ErrBTYDInput (bad options or histories), btyd.ErrInvalidOptions or
 // btyd.ErrNoConvergence (a horizon far beyond the data), or the context's.
 func CustomerValuesOf(ctx context.Context, customers []BTYDCustomer, calibrationEnd int32, opts *CustomerValueOptions) (*CustomerValueResult, error) {
-	return customerValuesOf(ctx, customers, calibrationEnd, opts, true)
+	return customerValuesOf(ctx, customers, calibrationEnd, opts, cvFull)
 }
 
-// customerValuesOf is CustomerValuesOf; with full false it fits no
-// Gamma-Gamma model and computes only P(alive) (ExpectedPurchases,
-// PNoPurchase and CLV stay zero).
-func customerValuesOf(ctx context.Context, customers []BTYDCustomer, calibrationEnd int32, opts *CustomerValueOptions, full bool) (*CustomerValueResult, error) {
+// What customerValuesOf computes.
+type cvMode int
+
+const (
+	// cvFull fits both models and computes every customer's values.
+	cvFull cvMode = iota
+	// cvPAlive fits BG/NBD only and computes only P(alive)
+	// (ExpectedPurchases, PNoPurchase and CLV stay zero).
+	cvPAlive
+	// cvFitOnly fits both models and leaves Users nil.
+	cvFitOnly
+)
+
+// customerValuesOf is CustomerValuesOf with a choice of what to compute.
+func customerValuesOf(ctx context.Context, customers []BTYDCustomer, calibrationEnd int32, opts *CustomerValueOptions, mode cvMode) (*CustomerValueResult, error) {
 	if opts == nil {
 		opts = &CustomerValueOptions{}
 	}
@@ -224,14 +236,15 @@ func customerValuesOf(ctx context.Context, customers []BTYDCustomer, calibration
 	if err != nil {
 		return nil, fmt.Errorf("training: customer values as of %s: %w", btydDate(calibrationEnd), err)
 	}
-	if full {
-		if err := res.fitSpend(ctx, sums, opts.GammaGamma); err != nil {
-			return nil, err
-		}
-	} else {
+	if mode == cvPAlive {
 		res.GammaGammaNote = "not asked for"
+	} else if err := res.fitSpend(ctx, sums, opts.GammaGamma); err != nil {
+		return nil, err
 	}
-	if err := res.score(ctx, sums, opts.Workers, full); err != nil {
+	if mode == cvFitOnly {
+		return res, nil
+	}
+	if err := res.score(ctx, sums, opts.Workers, mode == cvFull); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -535,7 +548,7 @@ func PAliveAblation(ctx context.Context, log *features.Log, fitting []*features.
 		if err != nil {
 			return nil, fmt.Errorf("training: p_alive ablation, snapshot %s: %w", ds.Cutoff.Format(time.DateOnly), err)
 		}
-		cv, err := customerValuesOf(ctx, cs, BTYDCalibrationEnd(ds.Cutoff), &CustomerValueOptions{Unit: opts.Unit}, false)
+		cv, err := customerValuesOf(ctx, cs, BTYDCalibrationEnd(ds.Cutoff), &CustomerValueOptions{Unit: opts.Unit}, cvPAlive)
 		if err != nil {
 			return nil, fmt.Errorf("training: p_alive ablation, snapshot %s: %w", ds.Cutoff.Format(time.DateOnly), err)
 		}

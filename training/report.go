@@ -89,6 +89,12 @@ type Report struct {
 	Segments Segments `json:"segments"`
 	// Rules are the fitted segment rules stored with the model.
 	Rules Rules `json:"rules"`
+
+	// CustomerValue is the BG/NBD and Gamma-Gamma part: the fits behind
+	// each user's p_alive, expected purchases and CLV, their distribution,
+	// and whether P(alive) helps the churn model. Train always sets it
+	// (with a note when a fit fails).
+	CustomerValue *CustomerValueReport `json:"customer_value"`
 }
 
 // Snapshot roles, the values of Cutoff.Role.
@@ -780,7 +786,8 @@ func (r *Report) WriteJSON(w io.Writer) error {
 
 // WriteSummary writes the plain-text summary `lapse train` prints at the
 // end: 10 to 20 lines with the model, the data, the headline metrics
-// against the baselines, the segments and where the report went.
+// against the baselines, the segments, the customer-value fits with the
+// P(alive) verdict, and how many users were scored.
 func (r *Report) WriteSummary(w io.Writer) error {
 	if r == nil {
 		return fmt.Errorf("training: write summary: nil report: %w", ErrReport)
@@ -875,6 +882,9 @@ func (r *Report) WriteSummary(w io.Writer) error {
 	}
 	if len(stab) > 0 {
 		p("segment stability: %s", strings.Join(stab, ", "))
+	}
+	for _, line := range rptValueSummary(r.CustomerValue) {
+		p("%s", line)
 	}
 	p("scored %s users as of %s", rptInt(r.NUsers), rptDate(r.AsOf))
 	if _, err := w.Write(b.Bytes()); err != nil {

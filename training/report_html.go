@@ -25,10 +25,11 @@ var (
 // WriteHTML writes r as one self-contained HTML page (inline SVG and CSS, no
 // script, nothing loaded): a headline box, ROC and gains curves of the
 // model against its baselines, the calibration plot and decile lift of each
-// holdout, the candidate models, feature importance, the backtest, segment
-// sizes with churn rates, transition matrices and overlap, the fitted rules,
-// and the data summary with its checks. The same report gives the same
-// bytes.
+// holdout, the candidate models, feature importance, the backtest, the
+// customer-value fits with the P(alive) and CLV histograms and the P(alive)
+// ablation, segment sizes with churn rates, transition matrices and
+// overlap, the fitted rules, and the data summary with its checks. The same
+// report gives the same bytes.
 func (r *Report) WriteHTML(w io.Writer) error {
 	if r == nil {
 		return fmt.Errorf("training: write report html: nil report: %w", ErrReport)
@@ -64,6 +65,7 @@ func (r *Report) WriteHTML(w io.Writer) error {
 		p.Sections = append(p.Sections, chart.Section{Title: title, Blocks: rptTaskBlocks(t.name, t.oot, t.hou, t.choice, t.imp, r)})
 	}
 	p.Sections = append(p.Sections, chart.Section{Title: "Backtest", Blocks: rptBacktest(r)})
+	p.Sections = append(p.Sections, chart.Section{Title: "Customer value (BG/NBD)", Blocks: rptValue(r)})
 	p.Sections = append(p.Sections, chart.Section{Title: "Segments", Blocks: rptSegments(r)})
 	p.Sections = append(p.Sections, chart.Section{Title: "Segment rules", Blocks: rptRules(r)})
 	p.Sections = append(p.Sections, chart.Section{Title: "Data", Blocks: rptData(r)})

@@ -17,6 +17,7 @@ import (
 
 	"github.com/lapse-dev/lapse/features"
 	"github.com/lapse-dev/lapse/model"
+	"github.com/lapse-dev/lapse/model/btyd"
 )
 
 // The -update flag rewrites golden files. Another test file of the package
@@ -233,12 +234,58 @@ func rptSampleReport(t testing.TB, withTarget bool) *Report {
 		t.Fatal(err)
 	}
 	r.Segments.Overlap = []Contingency{*ov}
+	r.CustomerValue = rptSampleValue(rng, withTarget)
 	r.Segments.ClusterProfiles = []model.ClusterProfile{
 		{Name: "power users", Share: 0.2, Means: map[string]float64{"events_90d": 310, "aov": 42.5}, Z: map[string]float64{"events_90d": 1.9, "aov": 0.3}},
 		{Name: "weekend browsers", Share: 0.5, Means: map[string]float64{"events_90d": 40, "aov": 12}, Z: map[string]float64{"events_90d": -0.2, "aov": -0.4}},
 		{Name: "lapsing big spenders", Share: 0.3, Means: map[string]float64{"events_90d": 9, "aov": 140}, Z: map[string]float64{"events_90d": -1.1, "aov": 2.2}},
 	}
 	return r
+}
+
+// rptSampleValue builds the customer-value part: with fit, the CDNOW
+// sample's published parameters and standard errors, seeded value
+// distributions and an ablation that does not help; without, the note of
+// a fit that ran into a boundary.
+func rptSampleValue(rng *rand.Rand, fit bool) *CustomerValueReport {
+	cv := &CustomerValueReport{
+		CalibrationEnd: "2025-11-30", Unit: btyd.Week, UnitDays: 7, HorizonDays: 30, CLVMonths: 12, MonthlyDiscount: 0.01,
+		PurchaseEvents: []string{"purchase", "order"}, Customers: 1210, Warnings: []string{}, ScoredUsers: 1530,
+	}
+	if !fit {
+		cv.Note = "no BG/NBD fit, so p_alive, expected purchases and CLV are null: bg/nbd fit: a ran off to 4.72e-11 (r=0.544 alpha=3.3 a=4.72e-11 b=4.9e-10, log-likelihood -524.285); the likelihood keeps rising towards a boundary, so the data cannot pin the model down"
+		cv.Verdict = "P(alive) was not tried as a churn-model feature: bg/nbd fit: b ran off to 1.26e+07 (r=0.395 alpha=2.09 a=2.99e+05 b=1.26e+07, log-likelihood -332.714)"
+		cv.AblationNote = "training: p_alive ablation, snapshot 2025-11-01: training: customer values as of 2025-10-31: training: bg/nbd fit: b ran off to 1.26e+07 (r=0.395 alpha=2.09 a=2.99e+05 b=1.26e+07, log-likelihood -332.714): training: btyd fit did not converge"
+		return cv
+	}
+	cv.BGNBD = &BGNBDFit{Params: btyd.BGNBD{R: 0.2426, Alpha: 4.4136, A: 0.7929, B: 2.4259},
+		StdErr:        btyd.BGNBD{R: 0.012557, Alpha: 0.378221, A: 0.185719, B: 0.705345},
+		LogLikelihood: -9582.43, Customers: 1210, Patterns: 640, Iterations: 24, FuncEvals: 31, GradNorm: 9.2e-11}
+	cv.GammaGamma = &GammaGammaFit{Params: btyd.GammaGamma{P: 6.25, Q: 3.74, V: 15.44},
+		StdErr:        btyd.GammaGamma{P: 1.19, Q: 0.29, V: 4.16},
+		LogLikelihood: -4012.5, Customers: 480, Iterations: 18, FuncEvals: 25}
+	rho := 0.11
+	cv.SpendCorrelation = &rho
+	var pa, ey, clv []float64
+	for range 1100 {
+		x := rng.Float64()
+		pa = append(pa, 1-x*x*x)
+		ey = append(ey, 0.6*rng.ExpFloat64())
+		clv = append(clv, 35*rng.ExpFloat64())
+	}
+	cv.WithPAlive, cv.WithCLV = len(pa), len(clv)
+	cv.PAlive, cv.ExpectedPurchases, cv.CLV = newValueDistribution(pa, 1), newValueDistribution(ey, 0), newValueDistribution(clv, 0)
+	cv.Ablation = &PAliveAblationResult{
+		Method:  "logistic churn model (standardised features, L2) fitted on 2850 rows of 2 snapshots and scored on the 300 rows of the out-of-time snapshot, without and with BG/NBD P(alive) fitted as of each snapshot's cutoff; helps = AUC gain >= 0.002 and log loss not worse",
+		FitRows: 2850, EvalRows: 300, EvalChurnRate: 0.41,
+		Without: AblationMetrics{AUC: 0.8788, LogLoss: 0.3171}, With: AblationMetrics{AUC: 0.8792, LogLoss: 0.3173},
+		MinAUCGain: 0.002,
+		Snapshots:  []PAliveSnapshotFit{{Cutoff: "2025-11-01T00:00:00Z", Customers: 1100, Params: btyd.BGNBD{R: 0.25, Alpha: 4.1, A: 0.8, B: 2.5}, LogLikelihood: -8000, RowsWithoutPurchase: 200}},
+	}
+	a := cv.Ablation
+	a.AUCGain, a.LogLossGain = a.With.AUC-a.Without.AUC, a.Without.LogLoss-a.With.LogLoss
+	cv.Verdict = ablationVerdict(a)
+	return cv
 }
 
 func TestReportJSONGolden(t *testing.T) {
@@ -310,7 +357,14 @@ func TestReportJSONPaths(t *testing.T) {
 		"segments.overlap": arr, "segments.cluster_profiles": arr,
 		"rules.risk_bands.high": num, "rules.risk_bands.medium": num, "rules.lifecycle.active_days": num,
 		"rules.lifecycle.dormant_days": num, "rules.rfm.recency_edges": arr, "rules.rfm.monetary_edges": arr,
-		"rules.usage_tiers.power_at": num,
+		"rules.usage_tiers.power_at":    num,
+		"customer_value.bgnbd.params.r": num, "customer_value.bgnbd.std_err.b": num, "customer_value.gamma_gamma.params.v": num,
+		"customer_value.gamma_gamma.std_err.p": num, "customer_value.note": str, "customer_value.verdict": str,
+		"customer_value.p_alive.median": num, "customer_value.p_alive.bins": arr, "customer_value.clv.p90": num,
+		"customer_value.expected_purchases.mean": num, "customer_value.ablation.with_p_alive.auc": num,
+		"customer_value.ablation.without_p_alive.log_loss": num, "customer_value.ablation.auc_gain": num,
+		"customer_value.ablation.helps": boolean, "customer_value.with_p_alive": num, "customer_value.with_clv": num,
+		"customer_value.unit": str, "customer_value.horizon_days": num, "customer_value.clv_months": num,
 	}
 	for _, h := range []string{"out_of_time", "held_out_users"} {
 		want["holdout."+h+".description"] = str
@@ -460,15 +514,19 @@ func TestReportHTML(t *testing.T) {
 		"Transitions: lifecycle stage", "Overlap: RFM segment × lifecycle stage", "Churn AUC by snapshot",
 		"ROC curve, propensity (out-of-time)", "Data checks", "Bad rows by reason", "lapsing big spenders",
 		"&lt;script&gt;x&lt;/script&gt;", "precision at top 5%", "recall at top 20%",
+		"Customer value (BG/NBD)", "P(alive) of the scored customers", "12-month CLV of the scored customers",
+		"P(alive) does not help the churn model: AUC +0.0004 (0.8788 → 0.8792), log loss +0.0002 (0.3171 → 0.3173)",
+		"without p_alive", "Gamma-Gamma",
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("page lacks %q", want)
 		}
 	}
 	// Charts: 2 tasks × (ROC, gains, calibration, lift, importance) +
-	// backtest + 5 families × (sizes + transitions) + 1 overlap = 22.
-	if n := strings.Count(s, "<svg "); n != 22 {
-		t.Errorf("page has %d charts, want 22", n)
+	// backtest + 2 customer-value histograms + 5 families × (sizes +
+	// transitions) + 1 overlap = 24.
+	if n := strings.Count(s, "<svg "); n != 24 {
+		t.Errorf("page has %d charts, want 24", n)
 	}
 	for rest := s; ; {
 		i := strings.Index(rest, "<svg ")
@@ -506,6 +564,8 @@ func TestReportSummary(t *testing.T) {
 		"top decile lift " + rptFixed(oot.TopDecileLift, 1) + "×",
 		"checks: 3 passed; anomaly screen flagged 3 of 1,530 users (left out of fitting)",
 		"scored 1,530 users as of 2025-12-01",
+		"customer value: BG/NBD (weeks) r 0.2426, alpha 4.414, a 0.7929, b 2.426 on 1,210 customers; Gamma-Gamma p 6.25, q 3.74, v 15.44",
+		"  P(alive) does not help the churn model: AUC +0.0004 (0.8788 → 0.8792), log loss +0.0002 (0.3171 → 0.3173) out of time\n",
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("summary lacks %q:\n%s", want, s)

@@ -129,6 +129,12 @@ type Config struct {
 	// DataFingerprint identifies the input (files, sizes, flags); it is
 	// stored in the model and the report as given.
 	DataFingerprint string
+	// CustomerValue sets the BG/NBD time unit, the CLV horizon and discount
+	// and the fits' options of the customer-value part; nil means the
+	// defaults (weeks, 12 months at 1% a month). Its PurchaseEvents,
+	// Horizon and Workers are replaced by the Spec's purchase events, H and
+	// Workers.
+	CustomerValue *CustomerValueOptions
 }
 
 // DefaultConfig returns a fresh Config with every default filled in except
@@ -200,6 +206,16 @@ func (c *Config) Validate() error {
 	if err := c.GBDT.Validate(); err != nil {
 		bad = append(bad, err.Error())
 	}
+	if v := c.CustomerValue; v != nil {
+		if v.Unit != "" {
+			if _, err := v.Unit.Days(); err != nil {
+				bad = append(bad, err.Error())
+			}
+		}
+		if err := v.CLV.Validate(); err != nil {
+			bad = append(bad, err.Error())
+		}
+	}
 	if len(bad) == 0 {
 		return nil
 	}
@@ -265,7 +281,11 @@ func (tr *trainer) progress(format string, args ...any) {
 }
 
 // Train fits, evaluates and refits the churn and propensity models on the
-// events in log, derives the segments, and scores every user eligible at T.
+// events in log, derives the segments, fits the customer-value models
+// (BG/NBD and Gamma-Gamma on the purchases before T; a fit that fails is
+// reported, not an error), tries P(alive) as a churn feature
+// (PAliveAblation), and scores every user eligible at T, with p_alive,
+// expected purchases over H and CLV for those who purchased.
 //
 // Cutoffs: T = cfg.AsOf, T1 = T − H, fitting snapshots at T1 − H,
 // T1 − 2H, ... (cfg.Snapshots while the data reaches back). One feature
@@ -1083,6 +1103,9 @@ func (tr *trainer) finish(ctx context.Context, churn, prop *targetOutcome) (*Res
 		m.Metrics["propensity_auc_oot"] = prop.oot.AUC
 		m.Metrics["propensity_auc_held_out"] = prop.held.AUC
 	}
+	if err := tr.fitValue(ctx, m); err != nil {
+		return nil, err
+	}
 	if err := setVersion(m); err != nil {
 		return nil, err
 	}
@@ -1097,6 +1120,12 @@ func (tr *trainer) finish(ctx context.Context, churn, prop *targetOutcome) (*Res
 	})
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("training: score: %w", err)
+	}
+	if err := tr.scoreValues(ctx, m, scores); err != nil {
+		return nil, err
+	}
+	if err := tr.ablation(ctx, churn); err != nil {
+		return nil, err
 	}
 	res := &Result{Model: m, Scores: scores}
 	if tr.cfg.Replay != nil {

@@ -713,6 +713,46 @@ func TestTrainCDNOW(t *testing.T) {
 	if ev.AUC <= recAUC || ev.ECE > 0.05 {
 		t.Errorf("future check: AUC %.4f (recency %.4f), ECE %.4f", ev.AUC, recAUC, ev.ECE)
 	}
+
+	// Customer values: the BG/NBD fit as of 1997-10-01 is the master's
+	// published-calibration fit (README: r 0.25162, alpha 4.78894, a
+	// 0.72343, b 2.16109, an independent scipy fit), and the stored
+	// expected purchases of the scored users over the 13 weeks are checked
+	// against their purchase days in those weeks, which the file holds.
+	v := res.Model.Value
+	if v == nil {
+		t.Fatalf("no customer-value part: %s", res.Report.CustomerValue.Note)
+	}
+	for _, c := range []struct{ got, want float64 }{{v.BGNBD.R, 0.2516240}, {v.BGNBD.Alpha, 4.7889431}, {v.BGNBD.A, 0.7234334}, {v.BGNBD.B, 2.1610880}} {
+		if math.Abs(c.got-c.want) > 1e-4*c.want {
+			t.Errorf("BG/NBD parameter %v, want %v", c.got, c.want)
+		}
+	}
+	days := map[string]map[string]bool{} // purchase days in 1997-10-01 .. 1997-12-30
+	for _, line := range strings.Split(string(raw), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 4 && f[1] >= "19971001" && f[1] <= "19971230" && !strings.HasPrefix(f[3], "-") {
+			if days[f[0]] == nil {
+				days[f[0]] = map[string]bool{}
+			}
+			days[f[0]][f[1]] = true
+		}
+	}
+	var predicted float64
+	actual := 0
+	for _, s := range res.Scores {
+		if s.Prediction.ExpectedPurchases == nil {
+			t.Fatalf("user %s has no expected purchases", s.UserID)
+		}
+		predicted += *s.Prediction.ExpectedPurchases
+		actual += len(days[s.UserID])
+	}
+	cv := res.Report.CustomerValue
+	t.Logf("CDNOW customer values as of 1997-10-01: %d scored users, expected purchase days in the next 13 weeks %.1f, actual %d (%+.1f%%); median p_alive %.3f, median CLV %.2f; %s",
+		len(res.Scores), predicted, actual, 100*(predicted-float64(actual))/float64(actual), cv.PAlive.Median, cv.CLV.Median, cv.Verdict)
+	if math.Abs(predicted-float64(actual)) > 0.25*float64(actual) {
+		t.Errorf("expected purchases %.1f vs actual %d", predicted, actual)
+	}
 }
 
 func reasonTextsOf(rs []model.Reason) []string {
