@@ -547,3 +547,27 @@ func TestUpdateStatesConcurrent(t *testing.T) {
 		return nil
 	})
 }
+
+// Cancelling during a save stops it with the context's error; the version
+// is not visible.
+func TestSaveModelCancelledMidway(t *testing.T) {
+	s, _ := mustOpen(t, &Options{BatchSize: 4})
+	cctx, cancel := context.WithCancel(ctx)
+	users := func(yield func(UserRecord) error) error {
+		return records(40)(func(r UserRecord) error {
+			if r.ID == "u010" {
+				cancel()
+			}
+			return yield(r)
+		})
+	}
+	if err := s.SaveModel(cctx, testModel(t, "v1", time.Now()), nil, users, true); !errors.Is(err, context.Canceled) {
+		t.Fatalf("SaveModel = %v, want context.Canceled", err)
+	}
+	if list, _ := s.ListModels(ctx); len(list) != 0 {
+		t.Errorf("a cancelled save is visible: %+v", list)
+	}
+	if v, _ := s.ActiveVersion(ctx); v != "" {
+		t.Errorf("a cancelled save activated %q", v)
+	}
+}
