@@ -20,7 +20,11 @@ events="$DIR/events-$start.csv"
 if [ ! -f "$events" ]; then
 	"$BIN" gen --users "$USERS" --days "$DAYS" --seed "$SEED" --start "$start" --out "$events"
 fi
-"$BIN" train --events "$events" --horizon "$HORIZON" --store "$DIR/lapse.db" --report-dir "$DIR/report"
+# Train when the store is missing or older than the history (model
+# versions are immutable: the same data and seed give the same version).
+if [ ! -f "$DIR/lapse.db" ] || [ "$events" -nt "$DIR/lapse.db" ]; then
+	"$BIN" train --events "$events" --horizon "$HORIZON" --store "$DIR/lapse.db" --report-dir "$DIR/report"
+fi
 "$BIN" score --store "$DIR/lapse.db" --out "$DIR/scores.csv"
 # A user from the high-risk band for the examples (the first by id).
 user=$(awk -F, 'NR > 1 && $3 == "high" { print $1; exit }' "$DIR/scores.csv")

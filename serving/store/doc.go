@@ -42,7 +42,7 @@
 // transaction, the model record (and the active pointer). A version exists
 // once its model record does: a crash during a save leaves buckets without
 // a model record, which the next Open (or a save of the same version)
-// removes. Saving an existing version replaces it.
+// removes. Versions are immutable: saving an existing one is ErrExists.
 //
 // # Caveats
 //

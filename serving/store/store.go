@@ -299,14 +299,11 @@ func (s *Store) SaveModel(ctx context.Context, m *model.Model, report []byte, us
 		return fmt.Errorf("store: save model %s: %w", m.Version, err)
 	}
 	ver := []byte(m.Version)
-	// Drop what an earlier save of this version left, and hide the version
-	// until the last transaction.
+	// Versions are immutable: refuse an existing one. Drop what an
+	// interrupted save of this version left.
 	err = s.update(ctx, func(tx *bolt.Tx) error {
-		if err := tx.Bucket(bModels).Delete(ver); err != nil {
-			return err
-		}
-		if err := tx.Bucket(bReports).Delete(ver); err != nil {
-			return err
+		if tx.Bucket(bModels).Get(ver) != nil {
+			return fmt.Errorf("version %s exists (versions are immutable; the same data, flags and seed give the same version): %w", m.Version, ErrExists)
 		}
 		for _, parent := range [][]byte{bScores, bStates} {
 			p := tx.Bucket(parent)
@@ -316,13 +313,10 @@ func (s *Store) SaveModel(ctx context.Context, m *model.Model, report []byte, us
 				}
 			}
 		}
-		if a := tx.Bucket(bMeta).Get(kActive); bytes.Equal(a, ver) {
-			return tx.Bucket(bMeta).Delete(kActive)
-		}
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("store: save model %s: %w", m.Version, err)
+		return fmt.Errorf("store: save model: %w", err)
 	}
 
 	// A pipeline: the caller's goroutine collects a batch and encodes its

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -175,20 +176,21 @@ func TestSaveModelAndRead(t *testing.T) {
 	}
 }
 
-func TestSaveModelReplacesVersion(t *testing.T) {
+func TestSaveModelImmutable(t *testing.T) {
 	s, _ := mustOpen(t, &Options{BatchSize: 3})
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	if err := s.SaveModel(ctx, testModel(t, "v1", t0), nil, records(10), true); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SaveModel(ctx, testModel(t, "v1", t0), nil, records(4), true); err != nil {
-		t.Fatal(err)
+	err := s.SaveModel(ctx, testModel(t, "v1", t0), nil, records(4), true)
+	if !errors.Is(err, ErrExists) || !strings.Contains(err.Error(), "v1 exists") {
+		t.Fatalf("second save of v1 = %v, want ErrExists", err)
 	}
 	n := 0
 	s.EachScore(ctx, "v1", "", func(string, *model.Prediction) error { n++; return nil })
 	list, _ := s.ListModels(ctx)
-	if n != 4 || len(list) != 1 || list[0].Users != 4 || !list[0].Active {
-		t.Errorf("after replacing v1 with 4 users: %d scores, list %+v", n, list)
+	if n != 10 || len(list) != 1 || list[0].Users != 10 || !list[0].Active {
+		t.Errorf("after a refused second save: %d scores, list %+v", n, list)
 	}
 }
 
