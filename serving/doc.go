@@ -39,6 +39,16 @@
 // minutes in the future are accepted, as by the file readers) the as-of
 // time is just after the user's latest event.
 //
+// A score carries the customer values of the model's BG/NBD and
+// Gamma-Gamma part (model.CustomerValue): p_alive, expected purchases over
+// the model's horizon H (JSON key expected_purchases_<H>d, see
+// UserScore.MarshalJSON) and clv, computed live from the state's purchase
+// days (features.Featurizer.PurchaseSummary, Model.UserValue) as of the
+// same time as the vector: the numbers training stores for the same events
+// and cutoff. They are null without a customer-value part, for users who
+// never purchased, and for states stored in the format-1 encoding after
+// their purchases were folded (they no longer know their purchase days).
+//
 // POST /v1/events reads the batch with the same features.Reader as files
 // (JSON Lines), so validation, messages and duplicate handling are the
 // same; one bad event rejects the batch, with every bad event listed by

@@ -1,9 +1,13 @@
 package serving
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
+	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -25,24 +29,106 @@ const (
 
 // UserScore is one user's score: the body of GET /v1/users/{id} and an
 // item of POST /v1/scores.
+//
+// PAlive, ExpectedPurchases and CLV are the customer values of the
+// model's BG/NBD and Gamma-Gamma part; each is null when the model has
+// none, the user never purchased before AsOf, or (CLV) there is no spend
+// model. In JSON the expected purchases are named after the horizon:
+// expected_purchases_<HorizonDays>d, e.g. expected_purchases_30d (see
+// MarshalJSON).
 type UserScore struct {
-	UserID              string         `json:"user_id"`
-	ChurnProbability    float64        `json:"churn_probability"`
-	RiskBand            string         `json:"risk_band"`
-	PurchaseProbability *float64       `json:"purchase_probability"`
-	Segment             string         `json:"segment"`
-	RFMSegment          string         `json:"rfm_segment"`
-	LifecycleStage      string         `json:"lifecycle_stage"`
-	UsageTier           string         `json:"usage_tier"`
-	Reasons             []model.Reason `json:"reasons"`
-	ModelVersion        string         `json:"model_version"`
+	UserID              string   `json:"user_id"`
+	ChurnProbability    float64  `json:"churn_probability"`
+	RiskBand            string   `json:"risk_band"`
+	PurchaseProbability *float64 `json:"purchase_probability"`
+	Segment             string   `json:"segment"`
+	RFMSegment          string   `json:"rfm_segment"`
+	LifecycleStage      string   `json:"lifecycle_stage"`
+	UsageTier           string   `json:"usage_tier"`
+	// PAlive is BG/NBD's probability that the user is still active at AsOf.
+	PAlive *float64 `json:"p_alive"`
+	// ExpectedPurchases is the expected number of purchase days in the
+	// HorizonDays after AsOf, encoded as expected_purchases_<H>d.
+	ExpectedPurchases *float64 `json:"-"`
+	// CLV is the expected discounted revenue over the model's CLV months.
+	CLV          *float64       `json:"clv"`
+	Reasons      []model.Reason `json:"reasons"`
+	ModelVersion string         `json:"model_version"`
 	// AsOf is the cutoff the features were computed at.
 	AsOf time.Time `json:"as_of"`
 	// Source is SourceLive or SourceStored.
 	Source string `json:"source"`
+	// HorizonDays is the model's horizon H, which names the expected
+	// purchases in JSON; it is not a JSON field itself.
+	HorizonDays int `json:"-"`
 }
 
-func newUserScore(id string, p *model.Prediction, version string, asOf time.Time, source string) *UserScore {
+// expectedKey is the JSON name of the expected purchases over h days.
+func expectedKey(h int) string { return "expected_purchases_" + strconv.Itoa(h) + "d" }
+
+// clvKey is where MarshalJSON inserts the expected purchases: before the
+// clv key, right after p_alive. Keys are the only place the bytes
+// ,"clv": can occur (quotes inside JSON strings are escaped).
+var clvKey = []byte(`,"clv":`)
+
+// MarshalJSON encodes u with its fields in declaration order and the
+// expected purchases as "expected_purchases_<HorizonDays>d" between p_alive
+// and clv.
+func (u UserScore) MarshalJSON() ([]byte, error) {
+	type plain UserScore
+	b, err := json.Marshal(plain(u))
+	if err != nil {
+		return nil, err
+	}
+	i := bytes.Index(b, clvKey)
+	if i < 0 {
+		return nil, fmt.Errorf("serving: encode user score: no clv key in %s", b)
+	}
+	ev := []byte("null")
+	if u.ExpectedPurchases != nil {
+		if ev, err = json.Marshal(*u.ExpectedPurchases); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]byte, 0, len(b)+40)
+	out = append(out, b[:i]...)
+	out = append(out, ',', '"')
+	out = append(out, expectedKey(u.HorizonDays)...)
+	out = append(out, '"', ':')
+	out = append(out, ev...)
+	return append(out, b[i:]...), nil
+}
+
+// expectedKeyRe matches the JSON name of the expected purchases.
+var expectedKeyRe = regexp.MustCompile(`^expected_purchases_([0-9]{1,5})d$`)
+
+// UnmarshalJSON decodes what MarshalJSON writes, taking HorizonDays from
+// the expected_purchases_<H>d key.
+func (u *UserScore) UnmarshalJSON(b []byte) error {
+	type plain UserScore
+	var p plain
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
+	var keys map[string]json.RawMessage
+	if err := json.Unmarshal(b, &keys); err != nil {
+		return err
+	}
+	for k, raw := range keys {
+		m := expectedKeyRe.FindStringSubmatch(k)
+		if m == nil {
+			continue
+		}
+		p.HorizonDays, _ = strconv.Atoi(m[1])
+		if err := json.Unmarshal(raw, &p.ExpectedPurchases); err != nil {
+			return fmt.Errorf("serving: decode user score: %s: %w", k, err)
+		}
+	}
+	*u = UserScore(p)
+	return nil
+}
+
+func newUserScore(id string, p *model.Prediction, m *model.Model, asOf time.Time, source string) *UserScore {
 	reasons := p.Reasons
 	if reasons == nil {
 		reasons = []model.Reason{}
@@ -56,10 +142,14 @@ func newUserScore(id string, p *model.Prediction, version string, asOf time.Time
 		RFMSegment:          p.RFMSegment,
 		LifecycleStage:      p.LifecycleStage,
 		UsageTier:           p.UsageTier,
+		PAlive:              p.PAlive,
+		ExpectedPurchases:   p.ExpectedPurchases,
+		CLV:                 p.CLV,
 		Reasons:             reasons,
-		ModelVersion:        version,
+		ModelVersion:        m.Version,
 		AsOf:                asOf.UTC(),
 		Source:              source,
+		HorizonDays:         m.HorizonDays,
 	}
 }
 
@@ -77,13 +167,13 @@ func (a *activeModel) score(id string, state []byte, rec *model.Prediction, now 
 		if rec == nil {
 			return nil, nil
 		}
-		return newUserScore(id, rec, a.m.Version, a.m.AsOf, SourceStored), nil
+		return newUserScore(id, rec, a.m, a.m.AsOf, SourceStored), nil
 	}
 	st := a.f.NewState()
 	if err := st.UnmarshalBinary(state); err != nil {
 		if errors.Is(err, features.ErrSpecMismatch) {
 			if rec != nil {
-				return newUserScore(id, rec, a.m.Version, a.m.AsOf, SourceStored), nil
+				return newUserScore(id, rec, a.m, a.m.AsOf, SourceStored), nil
 			}
 			return nil, fmt.Errorf("%w: user %q", errStateSpec, id)
 		}
@@ -101,7 +191,29 @@ func (a *activeModel) score(id string, state []byte, rec *model.Prediction, now 
 	if err != nil {
 		return nil, fmt.Errorf("serving: user %q: %w", id, err)
 	}
-	return newUserScore(id, &p, a.m.Version, asOf, SourceLive), nil
+	if p.UserValue, err = a.value(st, asOf); err != nil {
+		return nil, fmt.Errorf("serving: user %q: %w", id, err)
+	}
+	return newUserScore(id, &p, a.m, asOf, SourceLive), nil
+}
+
+// value computes the customer values of a State as of asOf from its
+// purchase days, the same numbers training stores for the same events and
+// cutoff. A State decoded from the format-1 encoding after its purchases
+// were folded no longer knows its purchase days: its values are null until
+// the next training stores new States.
+func (a *activeModel) value(st *features.State, asOf time.Time) (model.UserValue, error) {
+	if a.m.Value == nil {
+		return model.UserValue{}, nil
+	}
+	s, err := a.f.PurchaseSummary(st, asOf)
+	if errors.Is(err, features.ErrPurchaseHistory) {
+		return model.UserValue{}, nil
+	}
+	if err != nil {
+		return model.UserValue{}, err
+	}
+	return a.m.UserValue(model.Purchases{Days: s.Days, First: s.First, Last: s.Last, RepeatRevenue: s.RepeatRevenue}, asOf)
 }
 
 // getUser is GET /v1/users/{id}.
