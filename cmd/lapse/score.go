@@ -25,7 +25,10 @@ active model and its stored feature spec.
 
 One row per user, sorted by user id: user_id, churn_probability, risk_band,
 purchase_probability (empty without a propensity model), segment,
-rfm_segment, lifecycle_stage, usage_tier, top_reasons ("text; text; text" in
+rfm_segment, lifecycle_stage, usage_tier, p_alive, expected_purchases (purchase
+days expected in the model's horizon) and clv (the model's BG/NBD and
+Gamma-Gamma values as of the scores' T; empty for users who never purchased
+and when training could not fit them), top_reasons ("text; text; text" in
 CSV, an array in JSON Lines, which also carries each reason's feature, value
 and contribution). The format follows the file name (.jsonl or .ndjson, with
 or without .gz, is JSON Lines; anything else and - are CSV) unless
@@ -121,14 +124,45 @@ func rescore(ctx context.Context, env *Env, in *inputFlags, asOf time.Time, m *m
 	if err != nil {
 		return 0, err
 	}
-	for _, v := range ds.Vectors {
+	values, err := userValues(log, spec, asOf, m, ds.Vectors)
+	if err != nil {
+		return 0, err
+	}
+	for i, v := range ds.Vectors {
 		p, err := m.Score(v.Values)
 		if err != nil {
 			return 0, fmt.Errorf("score %q: %w", v.UserID, err)
 		}
+		p.UserValue = values[i]
 		if err := w.Write(v.UserID, &p); err != nil {
 			return 0, err
 		}
 	}
 	return len(ds.Vectors), nil
+}
+
+// userValues computes the customer values as of asOf of the users of vecs
+// (sorted by user id) from their purchase days in log, as training does for
+// its stored scores; all nil when m has no customer-value part.
+func userValues(log *features.Log, spec *features.Spec, asOf time.Time, m *model.Model, vecs []features.Vector) ([]model.UserValue, error) {
+	out := make([]model.UserValue, len(vecs))
+	if m.Value == nil {
+		return out, nil
+	}
+	i := 0
+	err := log.PurchaseSummaries(asOf, spec.PurchaseEvents, func(id string, s features.PurchaseSummary) error {
+		for i < len(vecs) && vecs[i].UserID < id {
+			i++
+		}
+		if i == len(vecs) || vecs[i].UserID != id {
+			return nil
+		}
+		v, err := m.UserValue(model.Purchases{Days: s.Days, First: s.First, Last: s.Last, RepeatRevenue: s.RepeatRevenue}, asOf)
+		if err != nil {
+			return fmt.Errorf("customer value of %q: %w", id, err)
+		}
+		out[i] = v
+		return nil
+	})
+	return out, err
 }

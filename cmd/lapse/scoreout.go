@@ -14,7 +14,7 @@ import (
 // scoreColumns are the columns of lapse score's CSV output, in order.
 var scoreColumns = []string{
 	"user_id", "churn_probability", "risk_band", "purchase_probability", "segment",
-	"rfm_segment", "lifecycle_stage", "usage_tier", "top_reasons",
+	"rfm_segment", "lifecycle_stage", "usage_tier", "p_alive", "expected_purchases", "clv", "top_reasons",
 }
 
 // scoreRow is one line of lapse score's JSON Lines output.
@@ -27,7 +27,12 @@ type scoreRow struct {
 	RFMSegment          string   `json:"rfm_segment"`
 	LifecycleStage      string   `json:"lifecycle_stage"`
 	UsageTier           string   `json:"usage_tier"`
-	TopReasons          []string `json:"top_reasons"`
+	// PAlive, ExpectedPurchases (purchase days expected in the model's
+	// horizon) and CLV are null when unavailable.
+	PAlive            *float64 `json:"p_alive"`
+	ExpectedPurchases *float64 `json:"expected_purchases"`
+	CLV               *float64 `json:"clv"`
+	TopReasons        []string `json:"top_reasons"`
 	// Reasons are the drivers with feature, value and contribution.
 	Reasons []model.Reason `json:"reasons"`
 }
@@ -81,16 +86,17 @@ func reasonTexts(rs []model.Reason) []string {
 	return out
 }
 
-// Write writes one user's prediction. In CSV, probabilities use the
-// shortest exact decimal form, a missing purchase probability is empty and
-// the reasons are joined by "; ".
+// Write writes one user's prediction. In CSV, numbers use the shortest
+// exact decimal form, a missing purchase probability or customer value is
+// empty and the reasons are joined by "; ".
 func (s *scoreWriter) Write(user string, p *model.Prediction) error {
 	if s.jsonl {
 		row := scoreRow{
 			UserID: user, ChurnProbability: p.ChurnProbability, RiskBand: p.RiskBand,
 			PurchaseProbability: p.PurchaseProbability, Segment: p.Segment, RFMSegment: p.RFMSegment,
-			LifecycleStage: p.LifecycleStage, UsageTier: p.UsageTier, TopReasons: reasonTexts(p.Reasons),
-			Reasons: p.Reasons,
+			LifecycleStage: p.LifecycleStage, UsageTier: p.UsageTier,
+			PAlive: p.PAlive, ExpectedPurchases: p.ExpectedPurchases, CLV: p.CLV,
+			TopReasons: reasonTexts(p.Reasons), Reasons: p.Reasons,
 		}
 		if row.Reasons == nil {
 			row.Reasons = []model.Reason{}
@@ -100,16 +106,21 @@ func (s *scoreWriter) Write(user string, p *model.Prediction) error {
 		}
 		return nil
 	}
-	purchase := ""
-	if p.PurchaseProbability != nil {
-		purchase = strconv.FormatFloat(*p.PurchaseProbability, 'g', -1, 64)
-	}
-	s.rec = append(s.rec[:0], user, strconv.FormatFloat(p.ChurnProbability, 'g', -1, 64), p.RiskBand, purchase,
-		p.Segment, p.RFMSegment, p.LifecycleStage, p.UsageTier, strings.Join(reasonTexts(p.Reasons), "; "))
+	s.rec = append(s.rec[:0], user, strconv.FormatFloat(p.ChurnProbability, 'g', -1, 64), p.RiskBand, csvFloat(p.PurchaseProbability),
+		p.Segment, p.RFMSegment, p.LifecycleStage, p.UsageTier, csvFloat(p.PAlive), csvFloat(p.ExpectedPurchases), csvFloat(p.CLV),
+		strings.Join(reasonTexts(p.Reasons), "; "))
 	if err := s.csv.Write(s.rec); err != nil {
 		return fmt.Errorf("write score of %q: %w", user, err)
 	}
 	return nil
+}
+
+// csvFloat formats an optional number for CSV: "" for nil.
+func csvFloat(v *float64) string {
+	if v == nil {
+		return ""
+	}
+	return strconv.FormatFloat(*v, 'g', -1, 64)
 }
 
 // Flush flushes a CSV writer and reports its error.

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -246,12 +247,18 @@ func TestTrainScoreModels(t *testing.T) {
 		if !slices.Equal(stored[0], scoreColumns) || len(stored)-1 != v.info.Users {
 			t.Fatalf("header %v, %d rows for %d users", stored[0], len(stored)-1, v.info.Users)
 		}
+		reasons := slices.Index(scoreColumns, "top_reasons")
+		values := slices.Index(scoreColumns, "p_alive")
 		for _, row := range stored[1:] {
-			if row[2] == "" || row[3] == "" || row[5] == "" || row[6] == "" || row[7] == "" || row[8] == "" {
+			if row[2] == "" || row[3] == "" || row[5] == "" || row[6] == "" || row[7] == "" || row[reasons] == "" {
 				t.Fatalf("incomplete row %v", row)
 			}
-			if len(strings.Split(row[8], "; ")) > model.NumReasons {
-				t.Fatalf("top_reasons %q", row[8])
+			if len(strings.Split(row[reasons], "; ")) > model.NumReasons {
+				t.Fatalf("top_reasons %q", row[reasons])
+			}
+			// BG/NBD cannot be fitted on the sample: no customer values.
+			if row[values] != "" || row[values+1] != "" || row[values+2] != "" {
+				t.Fatalf("customer values in %v", row)
 			}
 		}
 	})
@@ -284,7 +291,7 @@ func TestTrainScoreModels(t *testing.T) {
 			}
 			n++
 			want := stored[n]
-			if row.UserID != want[0] || strings.Join(row.TopReasons, "; ") != want[8] || len(row.Reasons) != len(row.TopReasons) {
+			if row.UserID != want[0] || strings.Join(row.TopReasons, "; ") != want[slices.Index(scoreColumns, "top_reasons")] || len(row.Reasons) != len(row.TopReasons) {
 				t.Fatalf("line %d: %+v, CSV row %v", n, row, want)
 			}
 		}
@@ -317,6 +324,71 @@ func TestTrainScoreModels(t *testing.T) {
 			t.Error("two identical runs wrote different reports")
 		}
 	})
+}
+
+// TestTrainScoreCustomerValues: on a synthetic history, where BG/NBD and
+// Gamma-Gamma fit, lapse score writes every purchaser's p_alive,
+// expected_purchases and clv (empty for users who never purchased), the
+// same in CSV and JSON Lines; rescoring the events as of the same T gives
+// the stored values byte for byte.
+func TestTrainScoreCustomerValues(t *testing.T) {
+	useMemStores(t)
+	dir := t.TempDir()
+	events := filepath.Join(dir, "events.csv")
+	mustRun(t, 0, "gen", "--users", "1200", "--days", "240", "--seed", "4", "--out", events)
+	db := filepath.Join(dir, "lapse.db")
+	r := mustRun(t, 0, "train", "--events", events, "--horizon", "30d", "--min-users", "100", "--min-class", "10",
+		"--seed", "2", "--store", db, "--report-dir", filepath.Join(dir, "report"))
+	if !strings.Contains(r.stdout, "customer value: BG/NBD (weeks)") || !strings.Contains(r.stdout, "\n  P(alive) ") {
+		t.Errorf("summary lacks the customer-value lines:\n%s", r.stdout)
+	}
+	out := filepath.Join(dir, "scores.csv")
+	mustRun(t, 0, "score", "--store", db, "--out", out)
+	stored := readCSVFile(t, out)
+	pa, ey, clv := slices.Index(scoreColumns, "p_alive"), slices.Index(scoreColumns, "expected_purchases"), slices.Index(scoreColumns, "clv")
+	withValues := 0
+	for _, row := range stored[1:] {
+		if (row[pa] == "") != (row[ey] == "") || (row[pa] == "") != (row[clv] == "") {
+			t.Fatalf("partial customer values in %v", row)
+		}
+		if row[pa] == "" {
+			continue
+		}
+		withValues++
+		p, err1 := strconv.ParseFloat(row[pa], 64)
+		e, err2 := strconv.ParseFloat(row[ey], 64)
+		c, err3 := strconv.ParseFloat(row[clv], 64)
+		if err1 != nil || err2 != nil || err3 != nil || p <= 0 || p > 1 || e < 0 || c < 0 {
+			t.Fatalf("customer values in %v", row)
+		}
+	}
+	if withValues < (len(stored)-1)/3 {
+		t.Errorf("%d of %d users have customer values", withValues, len(stored)-1)
+	}
+	rescored := filepath.Join(dir, "rescored.csv")
+	mustRun(t, 0, "score", "--store", db, "--events", events, "--out", rescored)
+	if got := readCSVFile(t, rescored); !slices.EqualFunc(got, stored, slices.Equal) {
+		t.Errorf("rescored CSV differs from the stored scores (%d vs %d rows)", len(got), len(stored))
+	}
+	jl := filepath.Join(dir, "scores.jsonl")
+	mustRun(t, 0, "score", "--store", db, "--out", jl)
+	data, err := os.ReadFile(jl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var row scoreRow
+		if err := json.Unmarshal([]byte(line), &row); err != nil {
+			t.Fatal(err)
+		}
+		want := stored[i+1]
+		if row.UserID != want[0] || csvFloat(row.PAlive) != want[pa] || csvFloat(row.ExpectedPurchases) != want[ey] || csvFloat(row.CLV) != want[clv] {
+			t.Fatalf("JSONL line %d %+v, CSV row %v", i+1, row, want)
+		}
+		if !strings.Contains(line, `"p_alive":`) || !strings.Contains(line, `"expected_purchases":`) || !strings.Contains(line, `"clv":`) {
+			t.Fatalf("JSONL line %s lacks a customer-value key", line)
+		}
+	}
 }
 
 func TestTrainNotEnoughData(t *testing.T) {
