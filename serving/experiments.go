@@ -90,7 +90,7 @@ func (r *ExperimentRequest) Validate() error {
 	var bad []string
 	add := func(format string, args ...any) { bad = append(bad, fmt.Sprintf(format, args...)) }
 	if err := lift.CheckName(r.Name); err != nil {
-		add("name: %v", strings.TrimPrefix(err.Error(), "lift: "))
+		add("name %q: %s", r.Name, strings.TrimPrefix(err.Error(), fmt.Sprintf("lift: experiment name %q: %v: ", r.Name, lift.ErrExperimentName)))
 	}
 	if len(r.Salt) > 256 || !validText(r.Salt) {
 		add("salt: want at most 256 bytes of printable UTF-8")

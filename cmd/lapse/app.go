@@ -23,8 +23,13 @@ const (
 // registers itself with one line:
 //
 //	func init() { register(trainCommand) }
+//
+// A command of a group has a two-word name, "experiment create": Run
+// dispatches `lapse experiment create ...` to it, and `lapse experiment`
+// alone lists the group.
 type Command struct {
-	// Name is the word after `lapse`.
+	// Name is the word after `lapse`, or the group and the command
+	// separated by one space.
 	Name string
 	// Summary is one line for `lapse help`.
 	Summary string
@@ -103,8 +108,20 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintln(stdout, versionString())
 		return exitOK
 	}
+	if _, ok := commands[name]; !ok && len(rest) > 0 {
+		if _, ok := commands[name+" "+rest[0]]; ok {
+			name, rest = name+" "+rest[0], rest[1:]
+		}
+	}
 	cmd, ok := commands[name]
 	if !ok {
+		if isGroup(name) {
+			if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
+				fmt.Fprintf(stderr, "lapse %s: unknown command %q\n\n", name, rest[0])
+			}
+			fmt.Fprint(stderr, groupOverview(name))
+			return exitBadInput
+		}
 		fmt.Fprintf(stderr, "lapse: unknown command %q\n\n", name)
 		writeOverview(stderr)
 		return exitBadInput
@@ -184,12 +201,50 @@ func versionString() string {
 	return "lapse " + version + " (" + commit + ")"
 }
 
+// isGroup reports whether name is the first word of a group's commands.
+func isGroup(name string) bool {
+	for n := range commands {
+		if g, _, ok := strings.Cut(n, " "); ok && g == name {
+			return true
+		}
+	}
+	return false
+}
+
+// groupOverview lists the commands of a group.
+func groupOverview(group string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Usage:\n  lapse %s <command> [flags]\n\nCommands:\n", group)
+	var names []string
+	width := 0
+	for _, n := range commandNames() {
+		if sub, ok := strings.CutPrefix(n, group+" "); ok {
+			names = append(names, n)
+			width = max(width, len(sub))
+		}
+	}
+	for _, n := range names {
+		fmt.Fprintf(&b, "  %-*s  %s\n", width, strings.TrimPrefix(n, group+" "), commands[n].Summary)
+	}
+	fmt.Fprintf(&b, "\nRun lapse help %s <command> for its flags and examples.\n", group)
+	return b.String()
+}
+
 func runHelp(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		writeOverview(stdout)
 		return exitOK
 	}
+	if len(args) > 1 {
+		if _, ok := commands[args[0]+" "+args[1]]; ok {
+			args = append([]string{args[0] + " " + args[1]}, args[2:]...)
+		}
+	}
 	cmd, ok := commands[args[0]]
+	if !ok && isGroup(args[0]) {
+		fmt.Fprint(stdout, groupOverview(args[0]))
+		return exitOK
+	}
 	if !ok {
 		fmt.Fprintf(stderr, "lapse help: unknown command %q\n\n", args[0])
 		writeOverview(stderr)
