@@ -594,6 +594,17 @@ func TestReportSummary(t *testing.T) {
 //
 // The recency top-decile lift is by hand: ceil(0.1·8) = 1 row flagged, the
 // highest recency (30) is a positive, precision 1 over base rate 0.5 = 2.
+func TestRptGain(t *testing.T) {
+	for _, c := range []struct {
+		v    float64
+		want string
+	}{{0.0004, "+0.0004"}, {-0.0123, "-0.0123"}, {0, "0.0000"}, {-5.634e-06, "-5.6e-06"}, {3.5e-05, "+3.5e-05"}, {0.00005, "+0.0001"}} {
+		if got := rptGain(c.v); got != c.want {
+			t.Errorf("rptGain(%v) = %q, want %q", c.v, got, c.want)
+		}
+	}
+}
+
 func TestNewTaskEvalBaselines(t *testing.T) {
 	y := []float64{1, 0, 1, 1, 0, 0, 1, 0}
 	p := []float64{0.9, 0.2, 0.6, 0.7, 0.4, 0.1, 0.35, 0.55}

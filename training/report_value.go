@@ -151,8 +151,8 @@ func ablationVerdict(a *PAliveAblationResult) string {
 		helps = "helps"
 	}
 	s := fmt.Sprintf("P(alive) %s the churn model: AUC %s (%s → %s), log loss %s (%s → %s) out of time",
-		helps, rptSigned(a.AUCGain, 4), rptFixed(a.Without.AUC, 4), rptFixed(a.With.AUC, 4),
-		rptSigned(-a.LogLossGain, 4), rptFixed(a.Without.LogLoss, 4), rptFixed(a.With.LogLoss, 4))
+		helps, rptGain(a.AUCGain), rptFixed(a.Without.AUC, 4), rptFixed(a.With.AUC, 4),
+		rptGain(-a.LogLossGain), rptFixed(a.Without.LogLoss, 4), rptFixed(a.With.LogLoss, 4))
 	if !a.Helps {
 		s += fmt.Sprintf("; helping needs an AUC gain of at least %s and a log loss no worse", rptFixed(a.MinAUCGain, 4))
 	}
@@ -199,6 +199,15 @@ func rptFirstClause(s string) string {
 		return s[:i]
 	}
 	return s
+}
+
+// rptGain formats a metric difference with its sign and 4 decimals, or in
+// exponent form when it is not 0 but rounds to 0 there.
+func rptGain(v float64) string {
+	if v != 0 && math.Abs(v) < 0.00005 {
+		return fmt.Sprintf("%+.1e", v)
+	}
+	return rptSigned(v, 4)
 }
 
 // rptSig formats a parameter with 4 significant digits.
@@ -266,7 +275,7 @@ func rptValue(r *Report) []chart.Block {
 			Rows: [][]string{
 				{"without p_alive", rptFixed(a.Without.AUC, 4), rptFixed(a.Without.LogLoss, 4)},
 				{"with p_alive", rptFixed(a.With.AUC, 4), rptFixed(a.With.LogLoss, 4)},
-				{"change", rptSigned(a.AUCGain, 4), rptSigned(-a.LogLossGain, 4)},
+				{"change", rptGain(a.AUCGain), rptGain(-a.LogLossGain)},
 			}})
 		b = append(b, chart.Text(a.Method+"."))
 	} else if cv.Verdict != "" {

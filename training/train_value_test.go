@@ -230,7 +230,7 @@ func TestTrainCustomerValueReport(t *testing.T) {
 		t.Errorf("ablation gains %+v", a)
 	}
 	prefix := map[bool]string{true: "P(alive) helps the churn model: AUC ", false: "P(alive) does not help the churn model: AUC "}[a.Helps]
-	if !strings.HasPrefix(cv.Verdict, prefix+rptSigned(a.AUCGain, 4)) {
+	if !strings.HasPrefix(cv.Verdict, prefix+rptGain(a.AUCGain)) {
 		t.Errorf("verdict %q, want prefix %q", cv.Verdict, prefix)
 	}
 	var buf bytes.Buffer
