@@ -30,6 +30,10 @@
 //     first, last, revenue after the first day), the input of the
 //     customer-value models, from a State ([Featurizer.PurchaseSummary]) or
 //     a Log; both give the same summary.
+//   - [OutcomeWindow], [Outcome]: what a user did after an experiment's
+//     start (activity, target event, gross purchase revenue) in whole UTC
+//     days, from a State ([State.Outcome], serving) or from events
+//     ([OutcomeCounter], lapse lift); both give the same outcome.
 //   - [WriteCSV]: a Dataset as CSV (the CLI's `lapse features --out`).
 //
 // # Invariants
@@ -49,6 +53,9 @@
 //     pruned, with one exception: a purchase added after its day was
 //     folded, strictly between the first and last folded purchase days, is
 //     counted as a new purchase day (see State).
+//   - An outcome read from a State's daily cells equals the one counted
+//     from the same events (TestOutcomeStateMatchesEvents), unless the
+//     State was pruned past the window (ErrPruned).
 //   - A Builder's memory grows with users and their active (day, type)
 //     pairs within the retention (the longest window, at least 60 days),
 //     not with events: older events go straight into lifetime totals.
