@@ -108,6 +108,11 @@ type Builder struct {
 	labels     []uint8
 	typeCounts []uint64 // events before the cutoff by type id
 
+	// AddIndexed's hints: the user (index+1, 0 unknown) and type (id+1)
+	// of each caller index.
+	userHint []uint32
+	typeHint []uint32
+
 	counts           Counts
 	minTime, maxTime int64
 }
@@ -192,6 +197,63 @@ func (b *Builder) Add(e *Event) error {
 	}
 	b.add(u, id, ns, m)
 	return nil
+}
+
+// AddIndexed is Add with hints: user and name are indexes of e.UserID and
+// e.Name that the caller assigns consistently (equal strings, equal
+// indexes; small and dense, such as Reader.EventIndex gives). A known index
+// replaces the hash lookups of the user and the event type. A hint is
+// checked against e, so an inconsistent or negative one only costs the
+// lookups it was meant to save; the result is always that of Add.
+func (b *Builder) AddIndexed(e *Event, user, name int) error {
+	ns, err := timeNanos(e.Time)
+	if err != nil {
+		b.counts.Rejected++
+		return fmt.Errorf("features: builder: user %q event %q at %v: %w", e.UserID, e.Name, e.Time, err)
+	}
+	m, err := amountMicros(e.Amount)
+	if err != nil {
+		b.counts.Rejected++
+		return fmt.Errorf("features: builder: user %q event %q amount %v: %w", e.UserID, e.Name, e.Amount, err)
+	}
+	var id uint16
+	if name >= 0 && name < len(b.typeHint) && b.typeHint[name] != 0 && b.tab.names[b.typeHint[name]-1] == e.Name {
+		id = uint16(b.typeHint[name] - 1)
+	} else {
+		if id, err = b.tab.intern(e.Name); err != nil {
+			b.counts.Rejected++
+			return fmt.Errorf("features: builder: event %q: %w", e.Name, err)
+		}
+		if int(id) == len(b.typeCounts) {
+			b.typeCounts = append(b.typeCounts, 0)
+		}
+		b.typeHint = setHint(b.typeHint, name, uint32(id)+1)
+	}
+	var u uint32
+	if user >= 0 && user < len(b.userHint) && b.userHint[user] != 0 && b.ids[b.userHint[user]-1] == e.UserID {
+		u = b.userHint[user] - 1
+	} else {
+		var ok bool
+		if u, ok = b.users[e.UserID]; !ok {
+			u = b.newUser(e.UserID)
+		}
+		b.userHint = setHint(b.userHint, user, u+1)
+	}
+	b.add(u, id, ns, m)
+	return nil
+}
+
+// setHint records hint v for index i, growing h by at most 4,096 entries
+// beyond its length, so a large index cannot allocate much.
+func setHint(h []uint32, i int, v uint32) []uint32 {
+	if i < 0 || i >= len(h)+4096 {
+		return h
+	}
+	if i >= len(h) {
+		h = append(h, make([]uint32, i+1-len(h))...)
+	}
+	h[i] = v
+	return h
 }
 
 // newUser registers a user id and returns its index.

@@ -3,6 +3,7 @@ package features
 import (
 	"errors"
 	"math"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -573,5 +574,88 @@ func TestBuilderRejects(t *testing.T) {
 		if _, err := NewBuilder(cfg); err == nil {
 			t.Errorf("NewBuilder(%+v) succeeded", cfg)
 		}
+	}
+}
+
+// AddIndexed gives the Dataset of Add whatever the hints: the Reader's own
+// indexes, hints that point at other users and types, negative and huge
+// ones, and new strings under a known index.
+func TestAddIndexedMatchesAdd(t *testing.T) {
+	g := newPitEventGen(11, 40)
+	evs := g.events(3000, tcut.AddDate(0, 0, -200), tcut.AddDate(0, 0, 40))
+	users := map[string]int{}
+	names := map[string]int{}
+	index := func(m map[string]int, s string) int {
+		i, ok := m[s]
+		if !ok {
+			i = len(m)
+			m[s] = i
+		}
+		return i
+	}
+	type hint func(i int, e *Event) (user, name int)
+	hints := []struct {
+		name string
+		h    hint
+	}{
+		{"dense indexes", func(_ int, e *Event) (int, int) { return index(users, e.UserID), index(names, e.Name) }},
+		{"shifted", func(_ int, e *Event) (int, int) { return index(users, e.UserID) + 1, index(names, e.Name) + 2 }},
+		{"one index for all", func(int, *Event) (int, int) { return 0, 0 }},
+		{"by position", func(i int, _ *Event) (int, int) { return i % 7, i % 3 }},
+		{"negative", func(int, *Event) (int, int) { return -1, -5 }},
+		{"huge", func(int, *Event) (int, int) { return math.MaxInt, 1 << 40 }},
+	}
+	cfg := BuilderConfig{Cutoff: tcut, Horizon: 30 * 24 * time.Hour}
+	ref, err := NewBuilder(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range evs {
+		if err := ref.Add(&evs[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := ref.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(want.Vectors) < 20 {
+		t.Fatalf("only %d vectors", len(want.Vectors))
+	}
+	for _, tt := range hints {
+		t.Run(tt.name, func(t *testing.T) {
+			clear(users)
+			clear(names)
+			b, err := NewBuilder(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range evs {
+				u, n := tt.h(i, &evs[i])
+				if err := b.AddIndexed(&evs[i], u, n); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := b.Build()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("AddIndexed dataset differs from Add's (%d vs %d vectors, counts %+v vs %+v)",
+					len(got.Vectors), len(want.Vectors), got.Counts, want.Counts)
+			}
+			if len(b.userHint) > 4096+len(evs) || len(b.typeHint) > 4096+len(evs) {
+				t.Errorf("hint tables grew to %d and %d entries", len(b.userHint), len(b.typeHint))
+			}
+		})
+	}
+	// Rejected events are rejected the same way.
+	b, err := NewBuilder(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := tev("u", "x", beforeCut(1, 0), math.NaN())
+	if err := b.AddIndexed(&bad, 0, 0); !errors.Is(err, ErrAmountRange) || b.Counts().Rejected != 1 {
+		t.Errorf("AddIndexed(NaN amount) = %v, rejected %d", err, b.Counts().Rejected)
 	}
 }

@@ -127,7 +127,9 @@ type ReadOptions struct {
 	// Dedupe is DedupeAuto (the default for ""), DedupeOn or DedupeOff.
 	// Except when off, every accepted row's 64-bit fingerprint is kept in a
 	// set to find exact duplicates: memory grows with the rows read, about
-	// 16 bytes a row (8-byte slots at most 3/4 full). A fingerprint hashes
+	// 16 bytes a row (8-byte slots at most 3/4 full, one table per UTC day
+	// of the timestamps, so that a time-sorted input probes one small
+	// table at a time). A fingerprint hashes
 	// the normalized row: user id, event name, the instant, the parsed
 	// amount, quantity and price, the order id and every other non-empty
 	// column by name, so equal events in a CSV and a JSON Lines input are
@@ -397,16 +399,20 @@ type Reader struct {
 	maxEx     int
 	dedupe    string
 	horizon   time.Time // rows after it are clock skew
+	horizonS  int64     // horizon as unix seconds and nanoseconds
+	horizonNs int
 	tp        *timeParser
 	roles     map[string]uint8  // role of each mapped column or key name
 	keys      map[string]string // interned JSON keys
 	eventName []byte            // Mapping.EventName
 	lastUser  string            // the previous row's interned user id
+	lastUserI int32             // its index in userList
 
 	// current source
 	cur      int
 	open     bool
 	format   string
+	quoting  bool // CSV or TSV: a blank line is a record (of one empty field)
 	br, zbr  *bufio.Reader
 	gz       *gzip.Reader
 	lr       lineReader
@@ -422,18 +428,24 @@ type Reader struct {
 	// the row being accepted
 	row     Event
 	rowName int32
+	rowUser int32
 
 	// order merging
 	pending     Event
 	pendingName int32
+	pendingUser int32
 	pendingSet  bool
 	pendingOrd  []byte
 
-	users      map[string]string
+	users      map[string]int32 // index in userList
+	userList   []string
+	evUser     int32 // indexes of the last event returned (EventIndex)
+	evName     int32
 	names      map[string]int32
+	nameCache  [64]int32 // index+1 of a recent name by nameSlot
 	nameList   []string
 	nameCounts []int64
-	dups       fpSet
+	dups       dupSet
 	revenue    neumaier
 	refunds    neumaier
 
@@ -474,7 +486,7 @@ func NewReader(ctx context.Context, srcs []Source, opts *ReadOptions) (*Reader, 
 		m:     o.Mapping.withDefaults(),
 		now:   o.Now,
 		maxEx: o.MaxExamples,
-		users: make(map[string]string),
+		users: make(map[string]int32),
 		names: make(map[string]int32),
 		keys:  make(map[string]string),
 		roles: make(map[string]uint8),
@@ -518,7 +530,7 @@ func NewReader(ctx context.Context, srcs []Source, opts *ReadOptions) (*Reader, 
 		TrimFloat:   r.m.UserTrimFloat,
 	}
 	start := r.now()
-	r.horizon = start.Add(5 * time.Minute)
+	r.setHorizon(start)
 	r.progStart, r.progLast = start, start
 	return r, nil
 }
@@ -626,6 +638,7 @@ func (r *Reader) openSource() error {
 		r.format = sniffFormat(peekLine(br))
 	}
 	r.srcStats.Format = r.format
+	r.quoting = r.format == FormatCSV || r.format == FormatTSV
 	r.lr.reset(br)
 	r.header = r.header[:0]
 	switch r.format {
@@ -740,7 +753,7 @@ func (r *Reader) step(e *Event) (bool, error) {
 		return false, nil
 	}
 	start := r.lr.line
-	if r.format != FormatCSV && r.format != FormatTSV && !tooLong && isBlank(line) {
+	if !r.quoting && !tooLong && isBlank(line) {
 		return false, nil
 	}
 	r.st.Rows++
@@ -802,7 +815,7 @@ func (r *Reader) step(e *Event) (bool, error) {
 	}
 	if r.m.OrderCol == "" {
 		*e = r.row
-		r.account(e, r.rowName)
+		r.account(e, r.rowUser, r.rowName)
 		return true, nil
 	}
 	order := trimSpace(in.order)
@@ -816,14 +829,14 @@ func (r *Reader) step(e *Event) (bool, error) {
 		r.emitPending(e)
 		got = true
 	}
-	r.pending, r.pendingName, r.pendingSet = r.row, r.rowName, true
+	r.pending, r.pendingName, r.pendingUser, r.pendingSet = r.row, r.rowName, r.rowUser, true
 	r.pendingOrd = append(r.pendingOrd[:0], order...)
 	return got, nil
 }
 
 func (r *Reader) emitPending(e *Event) {
 	*e = r.pending
-	r.account(e, r.pendingName)
+	r.account(e, r.pendingUser, r.pendingName)
 	r.pending, r.pendingSet = Event{}, false
 }
 
@@ -920,7 +933,23 @@ func (r *Reader) keyName(k []byte) string {
 var (
 	minEventTime = time.Unix(0, math.MinInt64).UTC()
 	maxEventTime = time.Unix(0, math.MaxInt64).UTC()
+
+	minEventS, minEventNs = minEventTime.Unix(), minEventTime.Nanosecond()
+	maxEventS, maxEventNs = maxEventTime.Unix(), maxEventTime.Nanosecond()
 )
+
+// before reports whether the instant (s1, ns1) is before (s2, ns2), each
+// unix seconds and nanoseconds in [0, 1e9): time.Time.Before without its
+// decoding, on the reader's hot path.
+func before(s1 int64, ns1 int, s2 int64, ns2 int) bool {
+	return s1 < s2 || s1 == s2 && ns1 < ns2
+}
+
+// setHorizon sets the clock-skew bound to now + 5 minutes.
+func (r *Reader) setHorizon(now time.Time) {
+	r.horizon = now.Add(5 * time.Minute)
+	r.horizonS, r.horizonNs = r.horizon.Unix(), r.horizon.Nanosecond()
+}
 
 // maxAmount bounds |amount| (after quantity × price): beyond it a value is
 // not money, and sums of merged order lines stay finite.
@@ -953,7 +982,8 @@ func (r *Reader) accept(in *rowIn, line int64) bool {
 	}
 	tv := trimSpace(in.time)
 	t, clock, ok := r.tp.parse(tv)
-	if inRange := ok && !t.Before(minEventTime) && !t.After(maxEventTime); !inRange {
+	sec, nsec := t.Unix(), t.Nanosecond()
+	if inRange := ok && !before(sec, nsec, minEventS, minEventNs) && !before(maxEventS, maxEventNs, sec, nsec); !inRange {
 		d := ""
 		if r.wantExample() {
 			switch {
@@ -984,7 +1014,7 @@ func (r *Reader) accept(in *rowIn, line int64) bool {
 	} else if amount, ok = r.number(in.amount, line, m.AmountCol); !ok {
 		return false
 	}
-	if t.After(r.horizon) {
+	if before(r.horizonS, r.horizonNs, sec, nsec) {
 		d := ""
 		if r.wantExample() {
 			d = t.Format(time.RFC3339Nano) + " is after " + r.horizon.Add(-5*time.Minute).Format(time.RFC3339) + " + 5m"
@@ -997,8 +1027,8 @@ func (r *Reader) accept(in *rowIn, line int64) bool {
 		h.init()
 		h.bytes(user)
 		h.bytes(name)
-		h.word(uint64(t.Unix()))
-		h.word(uint64(t.Nanosecond()))
+		h.word(uint64(sec))
+		h.word(uint64(nsec))
 		h.word(math.Float64bits(amount + 0)) // +0 folds -0 into 0
 		h.word(math.Float64bits(q + 0))
 		h.word(math.Float64bits(p + 0))
@@ -1012,7 +1042,7 @@ func (r *Reader) accept(in *rowIn, line int64) bool {
 			ex += g.sum()
 		}
 		h.word(ex)
-		if !r.dups.insert(h.sum()) {
+		if !r.dups.insert(floorDiv(sec, 86400), h.sum()) {
 			if clock || r.dedupe == DedupeOn {
 				r.st.DuplicatesDropped++
 				return false
@@ -1026,21 +1056,29 @@ func (r *Reader) accept(in *rowIn, line int64) bool {
 			r.st.FloatUserExample = string(trimSpace(in.user))
 		}
 	}
-	uid := r.lastUser // exports sorted by user repeat the id row after row
+	uid, ui := r.lastUser, r.lastUserI // exports sorted by user repeat the id row after row
 	if string(user) != uid {
-		if uid, ok = r.users[string(user)]; !ok {
-			uid = string(user)
-			r.users[uid] = uid
+		if ui, ok = r.users[string(user)]; ok {
+			uid = r.userList[ui]
+		} else {
+			uid, ui = string(user), int32(len(r.userList))
+			r.users[uid] = ui
+			r.userList = append(r.userList, uid)
 		}
-		r.lastUser = uid
+		r.lastUser, r.lastUserI = uid, ui
 	}
-	idx, ok := r.names[string(name)]
-	if !ok {
-		idx = int32(len(r.nameList))
-		s := string(name)
-		r.names[s] = idx
-		r.nameList = append(r.nameList, s)
-		r.nameCounts = append(r.nameCounts, 0)
+	slot := nameSlot(name)
+	idx := r.nameCache[slot] - 1
+	if idx < 0 || r.nameList[idx] != string(name) {
+		var known bool
+		if idx, known = r.names[string(name)]; !known {
+			idx = int32(len(r.nameList))
+			s := string(name)
+			r.names[s] = idx
+			r.nameList = append(r.nameList, s)
+			r.nameCounts = append(r.nameCounts, 0)
+		}
+		r.nameCache[slot] = idx + 1
 	}
 	var props map[string]string
 	if r.opts.KeepProps && len(in.extras) > 0 {
@@ -1050,8 +1088,18 @@ func (r *Reader) accept(in *rowIn, line int64) bool {
 		}
 	}
 	r.row = Event{UserID: uid, Name: r.nameList[idx], Time: t, Amount: amount, Props: props}
-	r.rowName = idx
+	r.rowName, r.rowUser = idx, ui
 	return true
+}
+
+// nameSlot picks the slot of an event name in Reader.nameCache from its
+// length and its first and last bytes: cheap, and different for the few
+// names an export usually has.
+func nameSlot(b []byte) int {
+	if len(b) == 0 {
+		return 0
+	}
+	return int(uint(len(b))*7+uint(b[0])*3+uint(b[len(b)-1])) & 63
 }
 
 // number parses an amount, quantity or price; empty is 0.
@@ -1142,7 +1190,8 @@ func looksLikeFloat(b []byte) bool {
 }
 
 // account updates the statistics of an event being returned.
-func (r *Reader) account(e *Event, name int32) {
+func (r *Reader) account(e *Event, user, name int32) {
+	r.evUser, r.evName = user, name
 	s := &r.st
 	if s.Events == 0 || e.Time.Before(s.MinTime) {
 		s.MinTime = e.Time
@@ -1163,6 +1212,13 @@ func (r *Reader) account(e *Event, name int32) {
 		s.AfterAsOf++
 	}
 }
+
+// EventIndex reports the indexes of the user id and the event name of the
+// event the last successful Read returned, among the distinct user ids and
+// names of this Reader: 0, 1, 2, ... in order of first appearance, so equal
+// strings have equal indexes (and are the same interned string).
+// Builder.AddIndexed takes them to skip its own hash lookups.
+func (r *Reader) EventIndex() (user, name int) { return int(r.evUser), int(r.evName) }
 
 // wantExample reports whether the next rejected row is kept as an example.
 func (r *Reader) wantExample() bool { return len(r.st.Examples) < r.maxEx }
@@ -1195,7 +1251,7 @@ func (r *Reader) tick() error {
 		return fmt.Errorf("features: reading events: %w", err)
 	}
 	if r.st.Rows&(1<<16-1) == 0 {
-		r.horizon = r.now().Add(5 * time.Minute)
+		r.setHorizon(r.now())
 	}
 	if r.opts.Progress != nil && r.st.Rows&(1<<14-1) == 0 {
 		r.progress(false)

@@ -967,3 +967,44 @@ func TestReadStreamingStdin(t *testing.T) {
 		t.Errorf("format %q, want tsv", f)
 	}
 }
+
+// EventIndex numbers users and names in order of first appearance among
+// the events returned; a merged order keeps the index of its first line,
+// and dropped or rejected rows take no index.
+func TestReadEventIndex(t *testing.T) {
+	in := "user_id,event,timestamp,order_id,amount\n" +
+		"b,view,2024-01-01T00:00:00Z,,0\n" + // b=0 view=0
+		",view,2024-01-01T00:00:01Z,,0\n" + // rejected: no user
+		"a,buy,2024-01-01T00:00:02Z,o1,5\n" + // a=1 buy=1, merged with the next line
+		"a,buy,2024-01-01T00:00:03Z,o1,6\n" +
+		"b,view,2024-01-01T00:00:00Z,,0\n" + // duplicate, dropped
+		"c,view,2024-01-01T00:00:04Z,,0\n" + // c=2
+		"b,buy,2024-01-01T00:00:05Z,o2,1\n" // b=0 buy=1
+	r, err := NewReader(context.Background(), []Source{rdSrc("in.csv", in)}, &ReadOptions{Now: rdNow, MaxBadRows: math.Inf(1), Mapping: Mapping{OrderCol: "order_id"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct {
+		user, name string
+		ui, ni     int
+		amount     float64
+	}{
+		{"b", "view", 0, 0, 0},
+		{"a", "buy", 1, 1, 11},
+		{"c", "view", 2, 0, 0},
+		{"b", "buy", 0, 1, 1},
+	}
+	var e Event
+	for i, w := range want {
+		if err := r.Read(&e); err != nil {
+			t.Fatalf("event %d: %v", i, err)
+		}
+		ui, ni := r.EventIndex()
+		if e.UserID != w.user || e.Name != w.name || ui != w.ui || ni != w.ni || e.Amount != w.amount {
+			t.Errorf("event %d = %s/%s %v at (%d, %d), want %s/%s %v at (%d, %d)", i, e.UserID, e.Name, e.Amount, ui, ni, w.user, w.name, w.amount, w.ui, w.ni)
+		}
+	}
+	if err := r.Read(&e); err != io.EOF {
+		t.Errorf("after the last event: %v", err)
+	}
+}

@@ -125,3 +125,31 @@ func TestFingerprintSet(t *testing.T) {
 		t.Error(`("ab","c") and ("a","bc") collide`)
 	}
 }
+
+// The per-day sets find a repeat only on the same day (an exact duplicate
+// has the same instant, so the same day), in any order of days.
+func TestDupSet(t *testing.T) {
+	var d dupSet
+	tests := []struct {
+		day  int64
+		h    uint64
+		want bool
+	}{
+		{10, 1, true},
+		{10, 2, true},
+		{10, 1, false}, // repeat on the same day
+		{11, 1, true},  // the same fingerprint on another day is new
+		{-3, 0, true},  // a day before 1970 and the fingerprint 0
+		{10, 2, false}, // back to an earlier day
+		{-3, 0, false},
+		{11, 1, false},
+	}
+	for i, tt := range tests {
+		if got := d.insert(tt.day, tt.h); got != tt.want {
+			t.Errorf("step %d: insert(%d, %d) = %v, want %v", i, tt.day, tt.h, got, tt.want)
+		}
+	}
+	if d.len() != 4 || len(d.days) != 3 {
+		t.Errorf("%d fingerprints in %d days, want 4 in 3", d.len(), len(d.days))
+	}
+}

@@ -72,6 +72,15 @@ type timeParser struct {
 	layout string   // tkLayout
 	clock  bool     // tkLayout: the layout has an hour
 	loc    *time.Location
+
+	// The last ISO date read and its unix day: a column sorted by time
+	// repeats its date row after row, so it is validated and converted
+	// once.
+	dateKey  [10]byte
+	dateOK   bool
+	dy, dmo  int
+	dd       int
+	dateDays int64
 }
 
 // newTimeParser returns a parser for layout ("" = auto, "unix", "unixms" or
@@ -162,17 +171,15 @@ func (p *timeParser) parseKind(k timeKind, b []byte) (time.Time, bool, bool) {
 
 // parseISO reads 2006-01-02[(T|t| )15:04[:05[(.|,)frac]][zone]].
 func (p *timeParser) parseISO(b []byte) (time.Time, bool, bool) {
-	if len(b) < 10 || b[4] != '-' || b[7] != '-' {
+	if len(b) < 10 {
 		return time.Time{}, false, false
 	}
-	y, ok1 := digits(b[0:4])
-	mo, ok2 := digits(b[5:7])
-	d, ok3 := digits(b[8:10])
-	if !ok1 || !ok2 || !ok3 || !validDate(y, mo, d) {
+	y, mo, d, days, ok := p.isoDate(b[:10])
+	if !ok {
 		return time.Time{}, false, false
 	}
 	if len(b) == 10 {
-		return p.civil(y, mo, d, 0, 0, 0, 0), false, true
+		return p.civilDays(days, y, mo, d, 0, 0, 0, 0), false, true
 	}
 	rest := b[11:]
 	switch b[10] {
@@ -187,14 +194,44 @@ func (p *timeParser) parseISO(b []byte) (time.Time, bool, bool) {
 		return time.Time{}, false, false
 	}
 	if len(rest) == 0 {
-		return p.civil(y, mo, d, h, mi, s, ns), true, true
+		return p.civilDays(days, y, mo, d, h, mi, s, ns), true, true
 	}
 	off, ok := parseZone(rest)
 	if !ok {
 		return time.Time{}, false, false
 	}
-	sec := unixCivil(y, mo, d, h, mi, s) - int64(off)
+	sec := days*86400 + int64(h*3600+mi*60+s-off)
 	return time.Unix(sec, int64(ns)).UTC(), true, true
+}
+
+// isoDate reads a 10-byte 2006-01-02 and returns the date and its unix day
+// (days since 1970-01-01). The last date read is kept, so a repeated date
+// costs one comparison.
+func (p *timeParser) isoDate(b []byte) (y, mo, d int, days int64, ok bool) {
+	if p.dateOK && string(b) == string(p.dateKey[:]) {
+		return p.dy, p.dmo, p.dd, p.dateDays, true
+	}
+	if b[4] != '-' || b[7] != '-' {
+		return 0, 0, 0, 0, false
+	}
+	y, ok1 := digits(b[0:4])
+	mo, ok2 := digits(b[5:7])
+	d, ok3 := digits(b[8:10])
+	if !ok1 || !ok2 || !ok3 || !validDate(y, mo, d) {
+		return 0, 0, 0, 0, false
+	}
+	days = unixCivil(y, mo, d, 0, 0, 0) / 86400
+	copy(p.dateKey[:], b)
+	p.dateOK, p.dy, p.dmo, p.dd, p.dateDays = true, y, mo, d, days
+	return y, mo, d, days, true
+}
+
+// civilDays is civil for a date whose unix day is already known.
+func (p *timeParser) civilDays(days int64, y, mo, d, h, mi, s, ns int) time.Time {
+	if p.loc == nil {
+		return time.Unix(days*86400+int64(h*3600+mi*60+s), int64(ns)).UTC()
+	}
+	return time.Date(y, time.Month(mo), d, h, mi, s, ns, p.loc).UTC()
 }
 
 // parseUS reads 1/2/2006[ 15:04[:05[.frac]]].
@@ -228,6 +265,18 @@ func (p *timeParser) parseUS(b []byte) (time.Time, bool, bool) {
 // parseClock reads 15:04[:05[(.|,)frac]] with a one- or two-digit hour and
 // returns what follows.
 func parseClock(b []byte) (h, mi, s, ns int, rest []byte, ok bool) {
+	if len(b) >= 8 && b[2] == ':' && b[5] == ':' {
+		// The usual 15:04:05: six digits at fixed places.
+		d0, d1, d3, d4, d6, d7 := b[0]-'0', b[1]-'0', b[3]-'0', b[4]-'0', b[6]-'0', b[7]-'0'
+		if d0 < 10 && d1 < 10 && d3 < 10 && d4 < 10 && d6 < 10 && d7 < 10 {
+			h, mi, s = int(d0)*10+int(d1), int(d3)*10+int(d4), int(d6)*10+int(d7)
+			if h > 23 || mi > 59 || s > 59 {
+				return 0, 0, 0, 0, nil, false
+			}
+			ns, b = parseFraction(b[8:])
+			return h, mi, s, ns, b, true
+		}
+	}
 	h, b, ok = upTo2Digits(b)
 	if !ok || h > 23 || len(b) < 3 || b[0] != ':' {
 		return 0, 0, 0, 0, nil, false
@@ -247,7 +296,14 @@ func parseClock(b []byte) (h, mi, s, ns int, rest []byte, ok bool) {
 	if !ok || s > 59 {
 		return 0, 0, 0, 0, nil, false
 	}
-	b = b[3:]
+	ns, b = parseFraction(b[3:])
+	return h, mi, s, ns, b, true
+}
+
+// parseFraction reads an optional fraction of a second, '.' or ',' and
+// digits (the first nine kept), and returns it in nanoseconds with what
+// follows.
+func parseFraction(b []byte) (ns int, rest []byte) {
 	if len(b) >= 2 && (b[0] == '.' || b[0] == ',') && isDigit(b[1]) {
 		b = b[1:]
 		scale := 100_000_000
@@ -257,7 +313,7 @@ func parseClock(b []byte) (h, mi, s, ns int, rest []byte, ok bool) {
 			b = b[1:]
 		}
 	}
-	return h, mi, s, ns, b, true
+	return ns, b
 }
 
 // parseZone reads Z, z, ±hh:mm, ±hhmm or ±hh and returns the offset east of

@@ -149,6 +149,48 @@ func TestTimeParserSwitchesForms(t *testing.T) {
 	}
 }
 
+// One parser reads a column value after value and keeps the last date:
+// a repeated date, a new one, one in a zone and an invalid one with the
+// cached prefix must each give their own instant.
+func TestTimeParserDateCache(t *testing.T) {
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Skipf("no tz database: %v", err)
+	}
+	for _, loc := range []*time.Location{nil, ny} {
+		p, err := newTimeParser("", loc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := loc
+		if in == nil {
+			in = time.UTC
+		}
+		tests := []struct {
+			in   string
+			want time.Time // zero: unparsable
+		}{
+			{"2024-03-01T10:00:00Z", time.Date(2024, 3, 1, 10, 0, 0, 0, time.UTC)},
+			{"2024-03-01T10:00:01Z", time.Date(2024, 3, 1, 10, 0, 1, 0, time.UTC)},
+			{"2024-03-01T11:00:00+01:00", time.Date(2024, 3, 1, 10, 0, 0, 0, time.UTC)},
+			{"2024-03-01 23:59:59", time.Date(2024, 3, 1, 23, 59, 59, 0, in)},
+			{"2024-03-01", time.Date(2024, 3, 1, 0, 0, 0, 0, in)},
+			{"2024-03-01T25:00:00Z", time.Time{}},
+			{"2024-03-02T00:00:00Z", time.Date(2024, 3, 2, 0, 0, 0, 0, time.UTC)},
+			{"2024-03-0xT00:00:00Z", time.Time{}},
+			{"1969-12-31T23:59:59Z", time.Date(1969, 12, 31, 23, 59, 59, 0, time.UTC)},
+			{"1969-12-31T23:59:59Z", time.Date(1969, 12, 31, 23, 59, 59, 0, time.UTC)},
+			{"2024-03-01T10:00:00Z", time.Date(2024, 3, 1, 10, 0, 0, 0, time.UTC)},
+		}
+		for i, tt := range tests {
+			got, _, ok := p.parse([]byte(tt.in))
+			if ok != !tt.want.IsZero() || ok && !got.Equal(tt.want) {
+				t.Errorf("loc %v, value %d %q = %v, %v; want %v", loc, i, tt.in, got, ok, tt.want)
+			}
+		}
+	}
+}
+
 func TestTimeLayoutValidation(t *testing.T) {
 	// "34" formats 04:05 as "45" and cannot read it back as a 12-hour hour.
 	if _, err := newTimeParser("34", nil); !errors.Is(err, ErrReadOptions) {

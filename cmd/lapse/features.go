@@ -152,7 +152,11 @@ func buildSnapshot(ctx context.Context, env *Env, in *inputFlags, ff *featureFla
 		if err != nil {
 			return nil, &usageError{err}
 		}
-		if err := src.each(func(e *features.Event) error { return rejected.note(b.Add(e)) }); err != nil {
+		add := func(e *features.Event) error {
+			user, name := src.r.EventIndex()
+			return rejected.note(b.AddIndexed(e, user, name))
+		}
+		if err := src.each(add); err != nil {
 			return nil, err
 		}
 		rejected.report(env)
