@@ -373,6 +373,8 @@ func TestCreateExperiment(t *testing.T) {
 				f.st.exps["race"] = lift.Experiment{Name: "race"}
 			}
 		}, body: `{"name":"race","risk_band":"high"}`, status: 409, code: CodeConflict},
+		{name: "ErrTooLarge", body: `{"name":"big","users":["` + strings.Repeat("u", 11<<20) + `"]}`,
+			status: 413, code: CodeTooLarge},
 		{name: "ErrContentType", body: `{"name":"x","risk_band":"high"}`, ctype: "text/plain", status: 415, code: CodeUnsupportedMedia},
 		{name: "ErrNoModel", setup: func(f *expFixture) {
 			f.st.active = ""
@@ -576,6 +578,10 @@ func TestExperimentRoutes(t *testing.T) {
 			}
 		}},
 		{name: "stop/ErrNotFound", method: "POST", target: "/v1/experiments/nope/stop", status: 404, code: CodeNotFound},
+		{name: "stop/ErrName", method: "POST", target: "/v1/experiments/a%2Fb/stop", status: 400, code: CodeInvalid},
+		{name: "stop/ErrStore", setup: func(f *expFixture) { f.st.efail = errors.New("x") }, method: "POST", target: "/v1/experiments/hb/stop", status: 500, code: CodeInternal},
+		{name: "lift/ErrName", method: "GET", target: "/v1/experiments/a%20b/lift", status: 400, code: CodeInvalid},
+		{name: "assignments/ErrName", method: "GET", target: "/v1/experiments/a%20b/assignments", status: 400, code: CodeInvalid},
 		{name: "stop/ErrMethod", method: "GET", target: "/v1/experiments/hb/stop", status: 405, code: CodeMethodNotAllowed},
 		{name: "lift/ErrNotFound", method: "GET", target: "/v1/experiments/nope/lift", status: 404, code: CodeNotFound},
 		{name: "lift/ErrWindow", method: "GET", target: "/v1/experiments/hb/lift?window=0d", status: 400, code: CodeInvalid},
@@ -626,7 +632,10 @@ func TestExperimentAuth(t *testing.T) {
 		{"create/ErrNoToken", "POST", "/v1/experiments", "", 401},
 		{"create/ErrWrite", "POST", "/v1/experiments", writeTok, 403},
 		{"create/OKAdmin", "POST", "/v1/experiments", adminTok, 201},
+		{"list/ErrNoToken", "GET", "/v1/experiments", "", 401},
+		{"list/ErrUnknownToken", "GET", "/v1/experiments", "nope-nope-nope-nope", 401},
 		{"list/OKRead", "GET", "/v1/experiments", readTok, 200},
+		{"assignments/ErrNoToken", "GET", "/v1/experiments/hb/assignments", "", 401},
 		{"get/OKRead", "GET", "/v1/experiments/hb", readTok, 200},
 		{"assignments/OKRead", "GET", "/v1/experiments/hb/assignments", readTok, 200},
 		{"lift/ErrNoToken", "GET", "/v1/experiments/hb/lift", "", 401},
