@@ -22,10 +22,25 @@ type lineReader struct {
 	line int64  // number of the last line returned, 1-based
 	long []byte // holds a line longer than br's buffer
 	err  error  // sticky: io.EOF after the last line, or the read error
+	pend []pendingLine
+}
+
+// pendingLine is a line given back with unread, to be returned again.
+type pendingLine struct {
+	b       []byte // a copy
+	tooLong bool
 }
 
 func (lr *lineReader) reset(br *bufio.Reader) {
-	lr.br, lr.line, lr.err = br, 0, nil
+	lr.br, lr.line, lr.err, lr.pend = br, 0, nil, nil
+}
+
+// unread gives back the lines last returned, oldest first, so that next
+// returns them again, with their line numbers, before reading on. The
+// lines must be copies the caller no longer uses.
+func (lr *lineReader) unread(lines []pendingLine) {
+	lr.pend = append(lines, lr.pend...)
+	lr.line -= int64(len(lines))
 }
 
 // next returns the next line without its "\n", and without a "\r" before the
@@ -33,6 +48,12 @@ func (lr *lineReader) reset(br *bufio.Reader) {
 // until the next call. tooLong reports a line over maxRecordBytes, whose
 // bytes are dropped. err is io.EOF after the last line or the read error.
 func (lr *lineReader) next() (line []byte, tooLong bool, err error) {
+	if len(lr.pend) > 0 {
+		p := lr.pend[0]
+		lr.pend = lr.pend[1:]
+		lr.line++
+		return p.b, p.tooLong, nil
+	}
 	if lr.err != nil {
 		return nil, false, lr.err
 	}
@@ -79,11 +100,20 @@ func (lr *lineReader) next() (line []byte, tooLong bool, err error) {
 // quoted, "" inside it is a quote, it may span lines (CRLF inside becomes LF),
 // and its closing quote must end the field; a quote anywhere else is an
 // error. Lines without a quote take a fast path that only looks for commas.
+//
+// Unlike encoding/csv, a malformed record costs only its first line: when a
+// quoted field that went on to further lines turns out malformed (its
+// closing quote is followed by something else than a separator, it never
+// closes before the end of the input, or it grows past maxRecordBytes), the
+// further lines are given back to the lineReader and read again as records
+// of their own. One stray quote thus rejects one row, instead of swallowing
+// every row up to the next quote or the end of the file.
 type csvSplitter struct {
 	comma  byte
 	fields [][]byte
-	buf    []byte // unquoted field bytes of a record with quotes
-	ends   []int  // end offsets of the fields in buf
+	buf    []byte        // unquoted field bytes of a record with quotes
+	ends   []int         // end offsets of the fields in buf
+	cont   []pendingLine // continuation lines read by the current record
 }
 
 // csvError describes a malformed record: the 0-based field at fault and why.
@@ -114,6 +144,16 @@ func (s *csvSplitter) split(line []byte, lr *lineReader) ([][]byte, *csvError, e
 }
 
 func (s *csvSplitter) splitQuoted(line []byte, lr *lineReader) ([][]byte, *csvError, error) {
+	s.cont = nil
+	f, cerr, err := s.splitQuotedLines(line, lr)
+	if cerr != nil && len(s.cont) > 0 {
+		lr.unread(s.cont)
+	}
+	s.cont = nil
+	return f, cerr, err
+}
+
+func (s *csvSplitter) splitQuotedLines(line []byte, lr *lineReader) ([][]byte, *csvError, error) {
 	const badQuote = `extraneous or missing " in quoted field`
 	s.buf, s.ends = s.buf[:0], s.ends[:0]
 field:
@@ -151,7 +191,9 @@ field:
 					return nil, &csvError{len(s.ends), badQuote}, nil
 				case err != nil:
 					return nil, nil, err
-				case tooLong:
+				}
+				s.cont = append(s.cont, pendingLine{b: bytes.Clone(next), tooLong: tooLong})
+				if tooLong {
 					return nil, &csvError{len(s.ends), errTooLong.Error()}, nil
 				}
 				line = next

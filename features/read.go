@@ -52,7 +52,7 @@ type Mapping struct {
 	// with an empty order id never merge. Merging never crosses inputs.
 	OrderCol string
 	// TimeFormat is "" (auto-detect, see ParseTime), "unix", "unixms" or a
-	// Go time layout.
+	// Go time layout with at least a year and a month.
 	TimeFormat string
 	// Location reads timestamps that carry no zone; nil means UTC.
 	Location *time.Location
@@ -192,7 +192,7 @@ func (o *ReadOptions) Validate() error {
 		seen[c.name] = c.what
 	}
 	if _, err := newTimeParser(m.TimeFormat, m.Location); err != nil {
-		probs = append(probs, fmt.Sprintf("TimeFormat %q cannot parse its own output", m.TimeFormat))
+		probs = append(probs, fmt.Sprintf("TimeFormat %q is not a usable layout: it must read back its own output and have a year and a month", m.TimeFormat))
 	}
 	if len(probs) > 0 {
 		return fmt.Errorf("features: %w: %s", ErrReadOptions, strings.Join(probs, "; "))

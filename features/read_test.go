@@ -177,7 +177,9 @@ func TestReadBadRows(t *testing.T) {
 }
 
 // Line numbers are physical lines of the input: blank lines count, and a
-// record whose quoted field spans lines is located at its first line.
+// record whose quoted field spans lines is located at its first line. An
+// unterminated quote rejects its own line only: the lines after it are
+// read again as records.
 func TestReadLineNumbers(t *testing.T) {
 	in := rdHeader +
 		"\n" + // 2
@@ -186,13 +188,13 @@ func TestReadLineNumbers(t *testing.T) {
 		"u3,\"x\n" + // 6
 		"y\",bad,0\n" + // 7
 		"u4,\"unterminated,2024-01-01T00:00:00Z,1\n" + // 8
-		"u5,view,2024-01-01T00:00:00Z,1\n" // 9: swallowed by the open quote
+		"u5,view,2024-01-01T00:00:00Z,1\n" // 9: read again after the open quote fails
 	evs, st, err := rdRead(t, &ReadOptions{MaxBadRows: math.Inf(1)}, rdSrc("in.csv", in))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(evs) != 1 || evs[0].Name != "multi\nline" {
-		t.Fatalf("events = %+v, want one named \"multi\\nline\"", evs)
+	if len(evs) != 2 || evs[0].Name != "multi\nline" || evs[1].UserID != "u5" {
+		t.Fatalf("events = %+v, want one named \"multi\\nline\" and u5's", evs)
 	}
 	var got []string
 	for _, ex := range st.Examples {
@@ -206,8 +208,93 @@ func TestReadLineNumbers(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("examples:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	if st.Lines != 9 || st.Rows != 4 {
-		t.Errorf("lines, rows = %d, %d; want 9, 4", st.Lines, st.Rows)
+	if st.Lines != 9 || st.Rows != 5 {
+		t.Errorf("lines, rows = %d, %d; want 9, 5", st.Lines, st.Rows)
+	}
+}
+
+// A malformed quoted field costs one row, its first line, however many
+// lines it ran over before failing; the lines after it are records again.
+func TestReadStrayQuote(t *testing.T) {
+	ok := func(u string) string { return u + ",view,2024-01-01T00:00:00Z,1\n" }
+	mib := strings.Repeat("x", 1<<20)
+	tests := []struct {
+		name  string
+		file  string
+		in    string
+		users []string // the events returned, by user
+		bad   []string // the examples
+		rows  int64
+	}{
+		{
+			name:  "unterminated to the end of the input",
+			file:  "in.csv",
+			in:    rdHeader + ok("u1") + `u2,"view,2024-01-01T00:00:00Z,1` + "\n" + ok("u3") + ok("u4"),
+			users: []string{"u1", "u3", "u4"},
+			bad:   []string{`in.csv:3: event: syntax error: extraneous or missing " in quoted field`},
+			rows:  4,
+		},
+		{
+			// Line 3 opens a quote that line 5 closes with "view"x: both
+			// are bad, line 4 in between is read again and kept.
+			name:  "closed later by a malformed quote",
+			file:  "in.csv",
+			in:    rdHeader + ok("u1") + `u2,"view,2024-01-01T00:00:00Z,1` + "\n" + ok("u3") + `u4,"view"x,2024-01-01T00:00:00Z,1` + "\n" + ok("u5"),
+			users: []string{"u1", "u3", "u5"},
+			bad: []string{
+				`in.csv:3: event: syntax error: extraneous or missing " in quoted field`,
+				`in.csv:5: event: syntax error: extraneous or missing " in quoted field`,
+			},
+			rows: 5,
+		},
+		{
+			// A quote opened on line 2 runs past 8 MiB by line 11: line 2
+			// is bad, lines 3..11 (one 1 MiB field each) have the wrong
+			// number of fields, line 12 is good.
+			name:  "past 8 MiB",
+			file:  "in.csv",
+			in:    rdHeader + `u1,"view` + strings.Repeat("\n"+mib, 9) + "\n" + ok("u2"),
+			users: []string{"u2"},
+			bad: []string{
+				"in.csv:2: event: syntax error: record longer than 8 MiB",
+				"in.csv:3: wrong number of fields", "in.csv:4: wrong number of fields", "in.csv:5: wrong number of fields",
+				"in.csv:6: wrong number of fields", "in.csv:7: wrong number of fields", "in.csv:8: wrong number of fields",
+				"in.csv:9: wrong number of fields", "in.csv:10: wrong number of fields", "in.csv:11: wrong number of fields",
+			},
+			rows: 11,
+		},
+		{
+			name:  "TSV",
+			file:  "in.tsv",
+			in:    "user_id\tevent\ttimestamp\n" + "u1\t\"12\" pizza\t2024-01-01\n" + "u2\tview\t2024-01-01\n",
+			users: []string{"u2"},
+			bad:   []string{`in.tsv:2: event: syntax error: extraneous or missing " in quoted field`},
+			rows:  2,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			evs, st, err := rdRead(t, &ReadOptions{MaxBadRows: math.Inf(1), MaxExamples: 20}, rdSrc(tt.file, tt.in))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var users []string
+			for _, e := range evs {
+				users = append(users, e.UserID)
+			}
+			var bad []string
+			for _, ex := range st.Examples {
+				msg := ex.Error()
+				if i := strings.Index(msg, "fields: "); i >= 0 && errors.Is(ex.Err, ErrFieldCount) {
+					msg = msg[:i+len("fields")]
+				}
+				bad = append(bad, msg)
+			}
+			if !reflect.DeepEqual(users, tt.users) || !reflect.DeepEqual(bad, tt.bad) || st.Rows != tt.rows {
+				t.Errorf("users %v, bad rows\n%s\nrows %d; want users %v, bad rows\n%s\nrows %d",
+					users, strings.Join(bad, "\n"), st.Rows, tt.users, strings.Join(tt.bad, "\n"), tt.rows)
+			}
+		})
 	}
 }
 

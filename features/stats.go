@@ -43,9 +43,10 @@ type ReadStats struct {
 	BadByReason                       map[error]int64 // rejected rows by ErrX sentinel
 	Examples                          []*ParseError   // the first rejected rows
 	MaxBadRows                        float64         // ReadOptions.MaxBadRows as given
-	// FloatUserIDs counts accepted rows whose user id looks like a float
-	// ("17850.0"); FloatUserExample is the first. TrimFloat says whether
-	// Mapping.UserTrimFloat stripped the tails.
+	// FloatUserIDs counts accepted rows (events and merged order lines)
+	// whose user id looks like a float ("17850.0"); FloatUserExample is the
+	// first. TrimFloat says whether Mapping.UserTrimFloat stripped the
+	// tails.
 	FloatUserIDs     int64
 	FloatUserExample string
 	TrimFloat        bool
@@ -218,7 +219,7 @@ func (s ReadStats) WriteSummary(w io.Writer) error {
 			fmt.Fprintf(&b, "note: %s user ids looked like floats (e.g. %q) and lost their .0 tail\n", groupInt(s.FloatUserIDs), s.FloatUserExample)
 		} else {
 			fmt.Fprintf(&b, "warning: %s rows (%s) have user ids that look like floats (e.g. %q); they differ from the same ids without .0 unless --user-trim-float is given\n",
-				groupInt(s.FloatUserIDs), percent(s.FloatUserIDs, s.Events), s.FloatUserExample)
+				groupInt(s.FloatUserIDs), percent(s.FloatUserIDs, s.Events+s.MergedLines), s.FloatUserExample)
 		}
 	}
 	_, err := io.WriteString(w, b.String())

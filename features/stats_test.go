@@ -153,3 +153,42 @@ func TestDupSet(t *testing.T) {
 		t.Errorf("%d fingerprints in %d days, want 4 in 3", d.len(), len(d.days))
 	}
 }
+
+// The float-id warning counts rows: with order lines merged, its share is
+// of the accepted rows (events + merged lines), not of the events.
+func TestWriteSummaryFloatIDs(t *testing.T) {
+	// An order export: 6 accepted lines, 2 of them merged into their
+	// orders (4 events); 5 lines have ids like 17850.0, 5/6 = 83.33%.
+	in := "CustomerID,InvoiceDate,InvoiceNo,Quantity,UnitPrice\n" +
+		"17850.0,2010-12-01 08:26,536365,6,2.55\n" +
+		"17850.0,2010-12-01 08:26,536365,6,3.39\n" +
+		"17850.0,2010-12-01 08:28,536366,2,1.85\n" +
+		"13047.0,2010-12-01 08:34,536367,32,1.69\n" +
+		"13047.0,2010-12-01 08:34,536367,1,1.00\n" +
+		"17809,2010-12-01 09:41,536380,24,1.45\n"
+	m := Mapping{UserCol: "CustomerID", TimeCol: "InvoiceDate", EventName: "purchase", OrderCol: "InvoiceNo", QuantityCol: "Quantity", PriceCol: "UnitPrice"}
+	tests := []struct {
+		trim bool
+		want string
+	}{
+		{false, `warning: 5 rows (83.33%) have user ids that look like floats (e.g. "17850.0"); they differ from the same ids without .0 unless --user-trim-float is given`},
+		{true, `note: 5 user ids looked like floats (e.g. "17850.0") and lost their .0 tail`},
+	}
+	for _, tt := range tests {
+		m.UserTrimFloat = tt.trim
+		_, st, err := rdRead(t, &ReadOptions{Mapping: m}, rdSrc("orders.csv", in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Events != 4 || st.MergedLines != 2 || st.FloatUserIDs != 5 {
+			t.Fatalf("events %d merged %d float ids %d; want 4 2 5", st.Events, st.MergedLines, st.FloatUserIDs)
+		}
+		var out bytes.Buffer
+		if err := st.WriteSummary(&out); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Contains(out.Bytes(), []byte(tt.want+"\n")) {
+			t.Errorf("trim %v: summary lacks %q:\n%s", tt.trim, tt.want, out.String())
+		}
+	}
+}

@@ -104,6 +104,11 @@ func newTimeParser(layout string, loc *time.Location) (*timeParser, error) {
 		if err != nil {
 			return nil, fmt.Errorf("features: %w: time layout %q cannot parse its own output: %v", ErrReadOptions, layout, err)
 		}
+		if back.Year() != 2001 || back.Month() != 2 {
+			// "bogus" or "15:04" parse every value as year 0 or as
+			// nothing: a mistake, not a layout.
+			return nil, fmt.Errorf("features: %w: time layout %q has no year and month (2006 and 01, 1 or Jan)", ErrReadOptions, layout)
+		}
 		p.fixed, p.layout, p.clock = tkLayout, layout, back.Hour() == 4
 	}
 	return p, nil

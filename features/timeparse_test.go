@@ -192,9 +192,41 @@ func TestTimeParserDateCache(t *testing.T) {
 }
 
 func TestTimeLayoutValidation(t *testing.T) {
-	// "34" formats 04:05 as "45" and cannot read it back as a 12-hour hour.
-	if _, err := newTimeParser("34", nil); !errors.Is(err, ErrReadOptions) {
-		t.Errorf("layout 34: err = %v, want ErrReadOptions", err)
+	day := time.Date(2001, 2, 3, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		layout, in string
+		want       time.Time // zero: the layout is refused
+		clock      bool      // a value has a time of day
+	}{
+		{layout: "34"},    // formats 04:05 as "45" and cannot read it back as a 12-hour hour
+		{layout: "bogus"}, // no field at all
+		{layout: "15:04"}, // no date
+		{layout: "01/02"}, // no year
+		{layout: "2006"},  // no month
+		{"2006-01", "2001-02", day.AddDate(0, 0, -2), false},
+		{"Jan 2006", "Feb 2001", day.AddDate(0, 0, -2), false},
+		{"02/01/2006", "03/02/2001", day, false},
+		{"02/01/2006 15:04", "03/02/2001 04:05", day.Add(4*time.Hour + 5*time.Minute), true},
+		{time.RFC1123Z, "Sat, 03 Feb 2001 05:05:06 +0100", day.Add(4*time.Hour + 5*time.Minute + 6*time.Second), true},
+		{"unix", "981173106", day.Add(4*time.Hour + 5*time.Minute + 6*time.Second), true},
+		{"UnixMS", "981173106500", day.Add(4*time.Hour + 5*time.Minute + 6500*time.Millisecond), true},
+	}
+	for _, tt := range tests {
+		p, err := newTimeParser(tt.layout, nil)
+		if tt.want.IsZero() {
+			if !errors.Is(err, ErrReadOptions) {
+				t.Errorf("layout %q: err = %v, want ErrReadOptions", tt.layout, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("layout %q: %v", tt.layout, err)
+			continue
+		}
+		got, clock, ok := p.parse([]byte(tt.in))
+		if !ok || !got.Equal(tt.want) || clock != tt.clock {
+			t.Errorf("layout %q reads %q as %v (clock %v, ok %v), want %v (clock %v)", tt.layout, tt.in, got, clock, ok, tt.want, tt.clock)
+		}
 	}
 	err := (&ReadOptions{Mapping: Mapping{TimeFormat: "34"}}).Validate()
 	if !errors.Is(err, ErrReadOptions) {
