@@ -31,7 +31,6 @@ func TestExperimentHTTPMatchesCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 	deps := servingDeps(st)
-	deps.Experiments = st
 	now := time.Date(2025, 6, 3, 12, 0, 0, 0, time.UTC)
 	srv := serving.New(serving.Config{Now: func() time.Time { return now }}, deps, nil)
 	if err := srv.Load(context.Background()); err != nil {

@@ -259,6 +259,28 @@ func TestServeEndToEnd(t *testing.T) {
 	if code, body = srv.do(t, "GET", "/v1/models", ""); code != 200 || !strings.Contains(body, `"active":true`) {
 		t.Errorf("GET /v1/models: %d %s", code, body)
 	}
+	// Experiments are wired to the store: create one, export its treatment
+	// send list, see its control users suppressed from a segment export.
+	code, body = srv.do(t, "POST", "/v1/experiments", `{"name":"e2e","risk_band":"low","holdout":0.5}`, "Content-Type", "application/json")
+	if code != 200 && code != 201 {
+		t.Fatalf("POST /v1/experiments: %d %s", code, body)
+	}
+	code, body = srv.do(t, "GET", "/v1/experiments/e2e/assignments", "")
+	if code != 200 || !strings.HasPrefix(body, "user_id,group\n") || !strings.Contains(body, ",control\n") {
+		t.Fatalf("GET assignments: %d %.300s", code, body)
+	}
+	control := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(body), "\n")[1:] {
+		if id, ok := strings.CutSuffix(line, ",control"); ok {
+			control[id] = true
+		}
+	}
+	_, body = srv.do(t, "GET", "/v1/segments/risk_band/low/users?limit=10000", "", "Accept", "text/csv")
+	for _, line := range strings.Split(strings.TrimSpace(body), "\n")[1:] {
+		if id, _, _ := strings.Cut(line, ","); control[id] {
+			t.Errorf("control user %s is in the low-risk export", id)
+		}
+	}
 	if code, body = srv.do(t, "GET", "/metrics", ""); code != 200 || !strings.Contains(body, "lapse_events_ingested_total 1") {
 		t.Errorf("metrics: %d, lacks lapse_events_ingested_total 1:\n%.2000s", code, body)
 	}

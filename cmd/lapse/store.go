@@ -88,7 +88,7 @@ func (b *boltModelStore) EachScore(ctx context.Context, version string, fn func(
 
 // servingDeps adapts *store.Store to the interfaces serving declares.
 func servingDeps(st *store.Store) serving.Deps {
-	return serving.Deps{Models: servingModels{st}, Users: st, Segments: st}
+	return serving.Deps{Models: servingModels{st}, Users: st, Segments: st, Experiments: st}
 }
 
 // servingModels adapts the store's model listing to serving.ModelStore.
