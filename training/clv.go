@@ -611,18 +611,22 @@ func PAliveAblation(ctx context.Context, log *features.Log, fitting []*features.
 		fitIdx[k] = k
 	}
 	xf, yf := build(fitIdx, keep)
-	xe, ye := build([]int{len(all) - 1}, func(int) bool { return true })
-	res.FitRows, res.EvalRows = xf.Rows, xe.Rows
-	if xf.Rows == 0 || xe.Rows == 0 {
-		return nil, fmt.Errorf("training: p_alive ablation: %d fitting rows, %d out-of-time rows: %w", xf.Rows, xe.Rows, ErrAblation)
+	// The out-of-time rows are scored one at a time from the vectors, so
+	// that a large snapshot is never copied into matrices.
+	eval, evalPA := all[len(all)-1], palive[len(all)-1]
+	ye := make([]float64, len(eval.Vectors))
+	for i := range ye {
+		ye[i] = b2f(eval.Churn[i])
+		res.EvalChurnRate += ye[i]
 	}
-	for _, v := range ye {
-		res.EvalChurnRate += v
+	res.FitRows, res.EvalRows = xf.Rows, len(ye)
+	if xf.Rows == 0 || len(ye) == 0 {
+		return nil, fmt.Errorf("training: p_alive ablation: %d fitting rows, %d out-of-time rows: %w", xf.Rows, len(ye), ErrAblation)
 	}
 	res.EvalChurnRate /= float64(len(ye))
 
 	score := func(cols int) (AblationMetrics, error) {
-		xf, xe := btydColumns(xf, cols), btydColumns(xe, cols)
+		xf := btydColumns(xf, cols)
 		tr, err := FitTransform(&xf, extNames[:cols], kinds[:cols])
 		if err != nil {
 			return AblationMetrics{}, err
@@ -635,13 +639,13 @@ func PAliveAblation(ctx context.Context, log *features.Log, fitting []*features.
 		if err != nil {
 			return AblationMetrics{}, err
 		}
-		ze, err := ApplyTransform(tr, &xe)
-		if err != nil {
-			return AblationMetrics{}, err
-		}
-		p := make([]float64, ze.Rows)
-		for i := range p {
-			p[i] = m.Prob(ze.Row(i))
+		p := make([]float64, len(ye))
+		row, z := make([]float64, d+1), make([]float64, cols)
+		for i, v := range eval.Vectors {
+			copy(row, v.Values)
+			row[d] = evalPA[i]
+			z = tr.Apply(z, row[:cols])
+			p[i] = m.Prob(z)
 		}
 		var out AblationMetrics
 		if out.AUC, err = ROCAUC(ye, p); err != nil {

@@ -174,8 +174,16 @@ func (tr *trainer) scoreValues(ctx context.Context, m *model.Model, scores []Use
 	return nil
 }
 
+// ablationMaxFitRows caps the fitting rows of Train's P(alive) ablation
+// (evenly spaced, as PAliveAblation thins): two logistic fits on 46 or so
+// columns are settled well before that, and the comparison should not
+// cost as much as the production fits.
+const ablationMaxFitRows = 100_000
+
 // ablation runs PAliveAblation on the fitting and out-of-time snapshots
-// with the churn logistic regression's λ and records the verdict. Only the
+// with the churn logistic regression's λ (on at most ablationMaxFitRows
+// fitting rows, and Config.MaxFitRows when smaller) and records the
+// verdict. Only the
 // context's end is an error; any other failure (a snapshot where BG/NBD
 // cannot be fitted, one class) becomes a note.
 func (tr *trainer) ablation(ctx context.Context, churn *targetOutcome) error {
@@ -192,8 +200,12 @@ func (tr *trainer) ablation(ctx context.Context, churn *targetOutcome) error {
 	}
 	tr.progress("customer value: churn model without and with P(alive) on %d fitting snapshots", len(fitting))
 	o := tr.valueOptions()
+	rows := tr.cfg.MaxFitRows
+	if rows < 0 || rows > ablationMaxFitRows {
+		rows = ablationMaxFitRows
+	}
 	res, err := PAliveAblation(ctx, tr.log, fitting, tr.snaps[tr.oot].ds, &PAliveAblationOptions{
-		PurchaseEvents: o.PurchaseEvents, Unit: o.Unit, Logistic: tr.lrOptions(l2), MaxFitRows: tr.cfg.MaxFitRows,
+		PurchaseEvents: o.PurchaseEvents, Unit: o.Unit, Logistic: tr.lrOptions(l2), MaxFitRows: rows,
 	})
 	if err != nil {
 		if ctx.Err() != nil {
