@@ -1022,11 +1022,38 @@ func (r *Reader) accept(in *rowIn, line int64) bool {
 		r.reject(ErrFutureTime, line, m.TimeCol, d)
 		return false
 	}
+	// Every check that can reject the row is done: intern its user and
+	// name (a duplicate's are those of the row it repeats, so a dropped
+	// duplicate adds neither), and fingerprint them by their indexes.
+	uid, ui := r.lastUser, r.lastUserI // exports sorted by user repeat the id row after row
+	if string(user) != uid {
+		if ui, ok = r.users[string(user)]; ok {
+			uid = r.userList[ui]
+		} else {
+			uid, ui = string(user), int32(len(r.userList))
+			r.users[uid] = ui
+			r.userList = append(r.userList, uid)
+		}
+		r.lastUser, r.lastUserI = uid, ui
+	}
+	slot := nameSlot(name)
+	idx := r.nameCache[slot] - 1
+	if idx < 0 || r.nameList[idx] != string(name) {
+		var known bool
+		if idx, known = r.names[string(name)]; !known {
+			idx = int32(len(r.nameList))
+			s := string(name)
+			r.names[s] = idx
+			r.nameList = append(r.nameList, s)
+			r.nameCounts = append(r.nameCounts, 0)
+		}
+		r.nameCache[slot] = idx + 1
+	}
 	if r.dedupe != DedupeOff {
 		var h fingerprint
 		h.init()
-		h.bytes(user)
-		h.bytes(name)
+		h.word(uint64(ui))
+		h.word(uint64(idx))
 		h.word(uint64(sec))
 		h.word(uint64(nsec))
 		h.word(math.Float64bits(amount + 0)) // +0 folds -0 into 0
@@ -1055,30 +1082,6 @@ func (r *Reader) accept(in *rowIn, line int64) bool {
 		if r.st.FloatUserExample == "" {
 			r.st.FloatUserExample = string(trimSpace(in.user))
 		}
-	}
-	uid, ui := r.lastUser, r.lastUserI // exports sorted by user repeat the id row after row
-	if string(user) != uid {
-		if ui, ok = r.users[string(user)]; ok {
-			uid = r.userList[ui]
-		} else {
-			uid, ui = string(user), int32(len(r.userList))
-			r.users[uid] = ui
-			r.userList = append(r.userList, uid)
-		}
-		r.lastUser, r.lastUserI = uid, ui
-	}
-	slot := nameSlot(name)
-	idx := r.nameCache[slot] - 1
-	if idx < 0 || r.nameList[idx] != string(name) {
-		var known bool
-		if idx, known = r.names[string(name)]; !known {
-			idx = int32(len(r.nameList))
-			s := string(name)
-			r.names[s] = idx
-			r.nameList = append(r.nameList, s)
-			r.nameCounts = append(r.nameCounts, 0)
-		}
-		r.nameCache[slot] = idx + 1
 	}
 	var props map[string]string
 	if r.opts.KeepProps && len(in.extras) > 0 {

@@ -352,6 +352,13 @@ func (d *dupSet) insert(day int64, h uint64) bool {
 				d.days = make(map[int64]*fpSet)
 			}
 			s = &fpSet{}
+			if d.last != nil {
+				// Days of one export are alike: size the new day's table
+				// for as many rows as the last day had, instead of growing
+				// it from scratch. (By count, not table size, so that one
+				// heavy day does not make every later day's table big.)
+				s.reserve(d.last.n)
+			}
 			d.days[day] = s
 		}
 		d.last, d.lastDay = s, day
@@ -395,6 +402,15 @@ func (s *fpSet) insert(h uint64) bool {
 			return false
 		}
 	}
+}
+
+// reserve sizes an empty set for n fingerprints.
+func (s *fpSet) reserve(n int) {
+	size := 16
+	for 4*n > 3*size {
+		size *= 2
+	}
+	s.slots = make([]uint64, size)
 }
 
 func (s *fpSet) grow() {

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -151,6 +152,18 @@ func TestDupSet(t *testing.T) {
 	}
 	if d.len() != 4 || len(d.days) != 3 {
 		t.Errorf("%d fingerprints in %d days, want 4 in 3", d.len(), len(d.days))
+	}
+	// A new day's table is sized for the rows of the day before it: 1,000
+	// rows need 2,048 slots (at most 3/4 full); the next day, sized for 1
+	// row, needs the minimum of 16.
+	var e dupSet
+	for i := range 1000 {
+		e.insert(1, uint64(i+1))
+	}
+	e.insert(2, 1)
+	e.insert(3, 1)
+	if got := []int{len(e.days[1].slots), len(e.days[2].slots), len(e.days[3].slots)}; !reflect.DeepEqual(got, []int{2048, 2048, 16}) {
+		t.Errorf("table sizes %v, want [2048 2048 16]", got)
 	}
 }
 
