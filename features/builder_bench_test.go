@@ -1,10 +1,13 @@
 package features
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -194,11 +197,13 @@ func BenchmarkBuilderAdd(b *testing.B) {
 	}
 }
 
-// BenchmarkLog reports the heap a Log holds per event (at most 24 B is the
-// target) and times Log.Build with one and two workers.
+// BenchmarkLog reports the heap a Log holds per event (the target
+// is at most 24 B) at 1M and 10M events over the same 100k users, and times
+// Log.Build with one and two workers at 1M. Run:
+//
+//	go test ./features -run '^$' -bench 'BenchmarkLog' -benchtime 1x
 func BenchmarkLog(b *testing.B) {
-	d := getBenchEvents(bench1M, false)
-	fill := func() *Log {
+	fill := func(b *testing.B, d *benchEvents) *Log {
 		l := &Log{}
 		var e Event
 		for i := range d.len() {
@@ -209,20 +214,31 @@ func BenchmarkLog(b *testing.B) {
 		}
 		return l
 	}
-	b.Run("Append", func(b *testing.B) {
-		base := heapInUse()
-		l := fill()
-		held := heapInUse() - base
-		runtime.KeepAlive(l)
-		b.ReportAllocs()
-		for b.Loop() {
-			fill()
-		}
-		sec := b.Elapsed().Seconds() / float64(b.N)
-		b.ReportMetric(float64(d.len())/sec, "events/s")
-		b.ReportMetric(float64(held)/float64(d.len()), "B/event")
-	})
-	l := fill()
+	for _, n := range []int{bench1M, bench10M} {
+		b.Run(fmt.Sprintf("Append-%dM", n/bench1M), func(b *testing.B) {
+			if n == bench10M && testing.Short() {
+				b.Skip("10M events with -short")
+			}
+			d := getBenchEvents(n, false)
+			base := heapInUse()
+			l := fill(b, d)
+			held := heapInUse() - base
+			if l.Len() != n {
+				b.Fatalf("log holds %d events, want %d", l.Len(), n)
+			}
+			runtime.KeepAlive(l)
+			l = nil
+			b.ReportAllocs()
+			for b.Loop() {
+				fill(b, d)
+			}
+			sec := b.Elapsed().Seconds() / float64(b.N)
+			b.ReportMetric(float64(n)/sec, "events/s")
+			b.ReportMetric(float64(held)/float64(n), "B/event")
+		})
+	}
+	d := getBenchEvents(bench1M, false)
+	l := fill(b, d)
 	for _, w := range []int{1, 2} {
 		b.Run(fmt.Sprintf("Build-workers%d", w), func(b *testing.B) {
 			b.ReportAllocs()
@@ -234,6 +250,136 @@ func BenchmarkLog(b *testing.B) {
 			sec := b.Elapsed().Seconds() / float64(b.N)
 			b.ReportMetric(float64(l.Len())/sec, "events/s")
 		})
+	}
+}
+
+// streamGen streams n CSV rows (user_id,event,timestamp,amount, RFC 3339
+// times) over streamUsers users whose activity is fixed however many rows
+// there are: user u is active on the 4 days (u + 7k) mod 120, k = 0..3,
+// of the 120 days from 2020-01-01, with 2 event types (a page_view, or a
+// purchase with an amount), so at most 8 (day, type) pairs a user. More
+// rows are more events on the same pairs. Row i is user i·2654435761 mod
+// streamUsers (a permutation of the users in each block of streamUsers
+// rows); block b = i / streamUsers picks the day, the type and the second
+// of the day, so no two rows are duplicates.
+type streamGen struct {
+	n, i int
+	buf  []byte
+	off  int
+}
+
+const streamUsers = 100_000
+
+func newStreamGen(n int) *streamGen {
+	return &streamGen{n: n, buf: []byte("user_id,event,timestamp,amount\n")}
+}
+
+func (g *streamGen) Read(p []byte) (int, error) {
+	if g.off == len(g.buf) {
+		if g.i == g.n {
+			return 0, io.EOF
+		}
+		g.fill()
+	}
+	k := copy(p, g.buf[g.off:])
+	g.off += k
+	return k, nil
+}
+
+func (g *streamGen) fill() {
+	b := g.buf[:0]
+	g.off = 0
+	const base = 1577836800 // 2020-01-01T00:00:00Z
+	for end := min(g.i+512, g.n); g.i < end; g.i++ {
+		u := uint64(g.i) * 2654435761 % streamUsers
+		blk := uint64(g.i / streamUsers)
+		day := (u + 7*(blk%4)) % 120
+		b = append(b, 'u')
+		b = strconv.AppendUint(b, u, 10)
+		if blk/4%2 == 0 {
+			b = append(b, ",page_view,"...)
+		} else {
+			b = append(b, ",purchase,"...)
+		}
+		b = appendRFC3339(b, base+int64(day*86400+blk%86400))
+		if blk/4%2 == 0 {
+			b = append(b, ",\n"...)
+		} else {
+			b = append(b, ",9.99\n"...)
+		}
+	}
+	g.buf = b
+}
+
+// BenchmarkStream is one snapshot from a stream, as lapse features --as-of
+// builds it: CSV rows from streamGen (generated as the Reader pulls them,
+// so the input is never in memory) read by a Reader and fed to a Builder,
+// 1M and 10M rows over the same 100k users and (day, type) pairs. It
+// reports the heap the Reader and the Builder hold at the end, per user
+// and per event. Without the duplicate check (dedupe=off) the heap is the
+// same at 1M and 10M rows: it grows with the users (and their active
+// pairs within the retention, which are bounded), not with the events.
+// With it (auto, the default) the row fingerprints add 8 to 16 bytes a
+// row. Run:
+//
+//	GOMAXPROCS=1 go test ./features -run '^$' -bench 'BenchmarkStream' -benchtime 1x
+func BenchmarkStream(b *testing.B) {
+	cutoff := time.Date(2020, 5, 1, 0, 0, 0, 0, time.UTC) // after the 120 days
+	now := func() time.Time { return time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC) }
+	for _, dedupe := range []string{DedupeOff, DedupeAuto} {
+		for _, n := range []int{bench1M, bench10M} {
+			b.Run(fmt.Sprintf("dedupe=%s/%dM", dedupe, n/bench1M), func(b *testing.B) {
+				if n == bench10M && testing.Short() {
+					b.Skip("10M rows with -short")
+				}
+				run := func() (*Reader, *Builder) {
+					r, err := NewReader(context.Background(), []Source{{Name: "bench.csv", R: newStreamGen(n)}},
+						&ReadOptions{Now: now, Dedupe: dedupe, AsOf: cutoff})
+					if err != nil {
+						b.Fatal(err)
+					}
+					bl, err := NewBuilder(BuilderConfig{Cutoff: cutoff, Horizon: 30 * 24 * time.Hour})
+					if err != nil {
+						b.Fatal(err)
+					}
+					var e Event
+					for {
+						err := r.Read(&e)
+						if err == io.EOF {
+							break
+						}
+						if err != nil {
+							b.Fatal(err)
+						}
+						u, nm := r.EventIndex()
+						if err := bl.AddIndexed(&e, u, nm); err != nil {
+							b.Fatal(err)
+						}
+					}
+					return r, bl
+				}
+				base := heapInUse()
+				r, bl := run()
+				held := heapInUse() - base
+				if users := bl.Users(); users != streamUsers || r.Stats().Events != int64(n) {
+					b.Fatalf("%d users, %d events; want %d, %d", users, r.Stats().Events, streamUsers, n)
+				}
+				runtime.KeepAlive(r)
+				runtime.KeepAlive(bl)
+				r, bl = nil, nil
+				for b.Loop() {
+					_, bl := run()
+					if _, err := bl.Build(); err != nil {
+						b.Fatal(err)
+					}
+				}
+				sec := b.Elapsed().Seconds() / float64(b.N)
+				b.ReportMetric(float64(n)/sec, "events/s")
+				b.ReportMetric(float64(held)/(1<<20), "heap-MiB")
+				b.ReportMetric(float64(held)/float64(streamUsers), "B/user")
+				b.ReportMetric(float64(held)/float64(n), "B/event")
+			})
+		}
 	}
 }
 
