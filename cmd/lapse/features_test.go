@@ -2,11 +2,15 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -452,5 +456,386 @@ func TestFeaturesOrderLines(t *testing.T) {
 	}
 	if !strings.Contains(r.stderr, "merged") {
 		t.Errorf("stderr does not report the merged line:\n%s", r.stderr)
+	}
+}
+
+// featureRow runs lapse features with args (plus --out -) and returns the
+// row of user, by column name, and stderr.
+func featureRow(t *testing.T, stdin string, user string, args ...string) (map[string]string, string) {
+	t.Helper()
+	r := runLapse(t, stdin, append(args, "--out", "-")...)
+	if r.code != 0 {
+		t.Fatalf("lapse %s: exit %d\n%s", strings.Join(args, " "), r.code, r.stderr)
+	}
+	col, rows := readCSV(t, []byte(r.stdout))
+	for _, row := range rows {
+		if row[0] == user {
+			m := map[string]string{}
+			for name, i := range col {
+				m[name] = row[i]
+			}
+			return m, r.stderr
+		}
+	}
+	t.Fatalf("no row for user %s in\n%s", user, r.stdout)
+	return nil, ""
+}
+
+// writeTestFile writes data to name in dir and returns the path.
+func writeTestFile(t *testing.T, dir, name, data string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// Every timestamp form of the README, read by lapse features: one login
+// by u1 at 2025-03-08 12:00 UTC (or at midnight for the date-only forms),
+// as of 2025-03-10, so recency_days is 1.5 (or 2) by hand; unix
+// 1741435200 is 2025-03-08T12:00:00Z (Python:
+// datetime(2025,3,8,12,tzinfo=timezone.utc).timestamp()).
+func TestFeaturesTimestampForms(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name, ts string
+		flags    []string
+		recency  string
+	}{
+		{"RFC 3339 Z", "2025-03-08T12:00:00Z", nil, "1.5"},
+		{"RFC 3339 offset", "2025-03-08T14:00:00+02:00", nil, "1.5"},
+		{"RFC 3339 fraction", "2025-03-08T11:59:59.5Z", nil, "1.5000057870370371"},
+		{"ISO without zone", "2025-03-08T12:00:00", nil, "1.5"},
+		{"ISO without seconds", "2025-03-08T12:00", nil, "1.5"},
+		{"space separator", "2025-03-08 12:00:00", nil, "1.5"},
+		{"date", "2025-03-08", nil, "2"},
+		{"compact date", "20250308", nil, "2"},
+		{"US date and time", "3/8/2025 12:00", nil, "1.5"},
+		{"US date, time with seconds", "03/08/2025 12:00:00", nil, "1.5"},
+		{"US date", "3/8/2025", nil, "2"},
+		{"unix seconds", "1741435200", nil, "1.5"},
+		{"unix milliseconds", "1741435200000", nil, "1.5"},
+		// America/New_York is UTC-5 until 2025-03-09 (DST): 07:00 is 12:00 UTC.
+		{"--tz", "2025-03-08 07:00:00", []string{"--tz", "America/New_York"}, "1.5"},
+		{"--tz leaves a zone alone", "2025-03-08T12:00:00Z", []string{"--tz", "America/New_York"}, "1.5"},
+		{"--tz date", "2025-03-08", []string{"--tz", "Asia/Tokyo"}, "2.375"}, // midnight in Tokyo is 15:00 UTC the day before
+		{"--time-format day-first", "08/03/2025 12:00", []string{"--time-format", "02/01/2006 15:04"}, "1.5"},
+		{"--time-format with --tz", "08/03/2025 07:00", []string{"--time-format", "02/01/2006 15:04", "--tz", "America/New_York"}, "1.5"},
+		{"--time-format unix", "1741435200.5", []string{"--time-format", "unix"}, "1.4999942129629629"},
+		// 86400 is below the auto-detected range (1e8 on): only "unix"
+		// reads it, as 1970-01-02; a later --as-of wins over the first.
+		{"--time-format unix, small number", "86400", []string{"--time-format", "unix", "--as-of", "1970-01-03"}, "1"},
+		{"--time-format unixms", "1741435200000", []string{"--time-format", "unixms"}, "1.5"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if strings.HasPrefix(tt.name, "--tz") || strings.Contains(tt.name, "--tz") {
+				if _, err := time.LoadLocation("America/New_York"); err != nil {
+					t.Skipf("no tz database: %v", err)
+				}
+			}
+			path := writeTestFile(t, dir, fmt.Sprintf("t%d.csv", i), "user_id,event,timestamp\nu1,login,\""+tt.ts+"\"\n")
+			row, _ := featureRow(t, "", "u1", append([]string{"features", "--events", path, "--as-of", "2025-03-10"}, tt.flags...)...)
+			if row["recency_days"] != tt.recency {
+				t.Errorf("%s read as recency_days %s, want %s", tt.ts, row["recency_days"], tt.recency)
+			}
+		})
+	}
+	// A value in another form than --time-format is a bad row, with its
+	// location, and a layout without a date is a usage error.
+	path := writeTestFile(t, dir, "mixed.csv", "user_id,event,timestamp\nu1,login,08/03/2025 12:00\nu1,login,2025-03-08T12:00:00Z\n")
+	r := runLapse(t, "", "features", "--events", path, "--time-format", "02/01/2006 15:04", "--as-of", "2025-03-10", "--out", "-")
+	if r.code != 2 || !strings.Contains(r.stderr, path+`:3: timestamp: unparsable timestamp: "2025-03-08T12:00:00Z"`) {
+		t.Errorf("mixed forms: exit %d, stderr\n%s", r.code, r.stderr)
+	}
+	for _, bad := range [][]string{{"--time-format", "15:04"}, {"--tz", "Mars/Olympus"}} {
+		if r := runLapse(t, "", append([]string{"features", "--events", path, "--out", "-"}, bad...)...); r.code != 2 {
+			t.Errorf("%v: exit %d, want 2", bad, r.code)
+		}
+	}
+}
+
+// The column-mapping flags, on a CSV, a JSON Lines and a gzipped TSV
+// export read together with stdin, each with its own column names where
+// the flags allow one mapping for all: user cust, event kind, time ts,
+// amount value.
+func TestFeaturesColumnMapping(t *testing.T) {
+	dir := t.TempDir()
+	csvPath := writeTestFile(t, dir, "a.csv", "ts,cust,kind,value,plan\n"+
+		"2025-03-01T10:00:00Z,c1,purchase,20.5,pro\n"+
+		"2025-03-02T10:00:00Z,c1,refund,-5,pro\n")
+	jsonPath := writeTestFile(t, dir, "b.jsonl", `{"cust":"c1","kind":"purchase","ts":"2025-03-03T10:00:00Z","value":"4.5"}`+"\n"+
+		`{"cust":"c2","kind":"session_start","ts":1741000000}`+"\n")
+	var z bytes.Buffer
+	zw := gzip.NewWriter(&z)
+	zw.Write([]byte("cust\tkind\tts\tvalue\nc2\tpurchase\t2025-03-05 08:00:00\t10\n"))
+	zw.Close()
+	tsvPath := filepath.Join(dir, "c.tsv.gz")
+	if err := os.WriteFile(tsvPath, z.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stdin := "cust,kind,ts,value\nc3,session_start,2025-03-09,\n"
+	mapping := []string{"--user-col", "cust", "--event-col", "kind", "--time-col", "ts", "--amount-col", "value"}
+	args := append([]string{"features", "--events", csvPath, "--events", jsonPath, "--events", tsvPath, "--events", "-", "--as-of", "2025-03-10"}, mapping...)
+	r := runLapse(t, stdin, append(args, "--out", "-")...)
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	col, rows := readCSV(t, []byte(r.stdout))
+	// By hand: c1 bought 20.5 + 4.5 = 25 in 2 orders and refunded 5; c2
+	// bought 10 once (the TSV) and started a session; c3 only started one.
+	want := map[string][3]string{ // revenue_total, orders_total, refunds_30d
+		"c1": {"25", "2", "5"},
+		"c2": {"10", "1", "0"},
+		"c3": {"0", "0", "0"},
+	}
+	if len(rows) != 3 {
+		t.Fatalf("%d rows, want 3:\n%s", len(rows), r.stdout)
+	}
+	for _, row := range rows {
+		w := want[row[0]]
+		if got := [3]string{row[col["revenue_total"]], row[col["orders_total"]], row[col["refunds_30d"]]}; got != w {
+			t.Errorf("user %s: revenue, orders, refunds = %v, want %v", row[0], got, w)
+		}
+	}
+	for _, s := range []string{
+		"read 4 inputs: " + csvPath + " (csv, 2 rows), " + jsonPath + " (jsonl, 2 rows), " + tsvPath + " (tsv, gzip, 1 row), - (csv, 1 row)",
+		"rows: 6 read, 6 events, 3 users",
+		"revenue: 35.00; refunds: 1 (5.00)",
+	} {
+		if !strings.Contains(r.stderr, s) {
+			t.Errorf("stderr lacks %q:\n%s", s, r.stderr)
+		}
+	}
+	// A mapped column the header lacks is a usage error naming it.
+	r = runLapse(t, "", "features", "--events", csvPath, "--user-col", "customer", "--time-col", "ts", "--event-col", "kind", "--out", "-")
+	if r.code != 2 || !strings.Contains(r.stderr, csvPath+`:1: customer: missing required column`) {
+		t.Errorf("missing column: exit %d\n%s", r.code, r.stderr)
+	}
+	// Without an event column every row is --event-name; without it, the
+	// header must have one.
+	orders := writeTestFile(t, dir, "orders.csv", "cust,ts,value\nc1,2025-03-01,7\nc1,2025-03-02,3\n")
+	row, _ := featureRow(t, "", "c1", "features", "--events", orders, "--user-col", "cust", "--time-col", "ts", "--amount-col", "value",
+		"--event-name", "purchase", "--as-of", "2025-03-10")
+	if row["orders_total"] != "2" || row["revenue_total"] != "10" || row["n_purchase_30d"] != "2" {
+		t.Errorf("--event-name purchase: orders %s revenue %s n_purchase_30d %s; want 2, 10, 2", row["orders_total"], row["revenue_total"], row["n_purchase_30d"])
+	}
+	if r := runLapse(t, "", "features", "--events", orders, "--user-col", "cust", "--time-col", "ts", "--out", "-"); r.code != 2 || !strings.Contains(r.stderr, "event: missing required column") {
+		t.Errorf("no event column, no --event-name: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+// User ids are opaque: 17850.0 and 17850 are two users, with a warning,
+// unless --user-trim-float; surrounding spaces never count.
+func TestFeaturesUserIDs(t *testing.T) {
+	dir := t.TempDir()
+	path := writeTestFile(t, dir, "ids.csv", "user_id,event,timestamp\n"+
+		"17850.0,login,2025-03-01T10:00:00Z\n"+
+		" 17850 ,login,2025-03-02T10:00:00Z\n"+
+		"00042,login,2025-03-03T10:00:00Z\n"+
+		"42,login,2025-03-04T10:00:00Z\n")
+	tests := []struct {
+		trim  bool
+		users []string
+		note  string
+	}{
+		{false, []string{"00042", "17850", "17850.0", "42"}, `warning: 1 rows (25.00%) have user ids that look like floats (e.g. "17850.0")`},
+		{true, []string{"00042", "17850", "42"}, `note: 1 user ids looked like floats (e.g. "17850.0") and lost their .0 tail`},
+	}
+	for _, tt := range tests {
+		args := []string{"features", "--events", path, "--as-of", "2025-03-10", "--out", "-"}
+		if tt.trim {
+			args = append(args, "--user-trim-float")
+		}
+		r := mustRun(t, 0, args...)
+		_, rows := readCSV(t, []byte(r.stdout))
+		var users []string
+		for _, row := range rows {
+			users = append(users, row[0])
+		}
+		if !slices.Equal(users, tt.users) || !strings.Contains(r.stderr, tt.note) {
+			t.Errorf("trim %v: users %v, want %v; stderr\n%s", tt.trim, users, tt.users, r.stderr)
+		}
+	}
+}
+
+// The read summary on stderr: refunds, events at or after the as-of time
+// (kept for labels, counted), duplicates by the --dedupe rule, and every
+// bad-row reason located as file:line: field: reason. Counts by hand from
+// the rows below.
+func TestFeaturesReadSummary(t *testing.T) {
+	dir := t.TempDir()
+	path := writeTestFile(t, dir, "ev.csv", "user_id,event,timestamp,amount\n"+
+		"a,purchase,2025-03-01T10:00:00Z,30\n"+ // 2
+		"a,purchase,2025-03-01T10:00:00Z,30\n"+ // 3: duplicate with a time of day
+		"a,refund,2025-03-02T10:00:00Z,-10\n"+ // 4: a refund
+		"b,purchase,2025-03-03,5\n"+ // 5
+		"b,purchase,2025-03-03,5\n"+ // 6: date-only duplicate, kept
+		"b,login,2025-03-11T00:00:00Z,\n"+ // 7: after the as-of time, in [T, T+2d)
+		"c,login,2025-03-12T00:00:00Z,\n"+ // 8: at T+2d: the data covers the horizon
+		",login,2025-03-01T00:00:00Z,\n"+ // 9: no user
+		"d,,2025-03-01T00:00:00Z,\n"+ // 10: no event
+		"d,login,someday,\n"+ // 11: bad time
+		"d,purchase,2025-03-01T00:00:00Z,1O\n"+ // 12: bad amount
+		"d,login,2025-03-01T00:00:00Z\n"+ // 13: field count
+		"d,login,2100-01-01T00:00:00Z,\n"+ // 14: clock skew
+		"d,\"login,2025-03-01T00:00:00Z,\n"+ // 15: open quote
+		"d,login,2025-03-01T00:00:00Z,\n") // 16: read again after it
+	base := []string{"features", "--events", path, "--as-of", "2025-03-10", "--horizon", "2d", "--max-bad-rows", "7", "--out", "-"}
+	r := mustRun(t, 0, base...)
+	for _, s := range []string{
+		"rows: 15 read, 7 events, 4 users",
+		"revenue: 40.00; refunds: 1 (10.00)",
+		"at or after the as-of time 2025-03-10T00:00:00Z: 2 events (labels only, not features)",
+		"exact duplicate rows: 1 dropped (timestamp with a time of day), 1 kept (date-only timestamp)",
+		"bad rows: 7 (46.67% of rows; allowed: 7 rows)",
+		path + ":9: user_id: missing user id",
+		path + ":10: event: missing event name",
+		path + `:11: timestamp: unparsable timestamp: "someday"`,
+		path + `:12: amount: unparsable amount: "1O"`,
+		path + ":13: wrong number of fields: 3, the header has 4",
+		path + ":14: timestamp: timestamp later than the current clock: 2100-01-01T00:00:00Z is after ",
+		path + `:15: event: syntax error: extraneous or missing " in quoted field`,
+		"events_before_as_of=5 events_after_as_of=2",
+	} {
+		if !strings.Contains(r.stderr, s) {
+			t.Errorf("stderr lacks %q:\n%s", s, r.stderr)
+		}
+	}
+	// The events after T set labels only: a, b and d have vectors (c's
+	// only event is after T), b is active in [T, T+2d), a and d are not.
+	col, rows := readCSV(t, []byte(r.stdout))
+	got := map[string]string{}
+	for _, row := range rows {
+		got[row[0]] = row[col["churn"]] + "/" + row[col["events_total"]]
+	}
+	if want := map[string]string{"a": "1/2", "b": "0/2", "d": "1/1"}; !maps.Equal(got, want) {
+		t.Errorf("churn/events_total by user %v, want %v", got, want)
+	}
+	// --dedupe on drops the date-only duplicate too, off keeps both.
+	for mode, want := range map[string]string{"on": "rows: 15 read, 6 events", "off": "rows: 15 read, 8 events"} {
+		r := mustRun(t, 0, append(base, "--dedupe", mode)...)
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("--dedupe %s: stderr lacks %q:\n%s", mode, want, r.stderr)
+		}
+	}
+	// One bad row fewer than allowed, as a fraction: 7/15 = 46.67%.
+	mustRun(t, 0, append(base[:len(base)-4], "--max-bad-rows", "47%", "--out", "-")...)
+	r = mustRun(t, 2, append(base[:len(base)-4], "--max-bad-rows", "0.46", "--out", "-")...)
+	if !strings.Contains(r.stderr, "too many bad rows: 7 of 15 rows rejected (46.67%), above the limit of 46%") {
+		t.Errorf("fraction limit message:\n%s", r.stderr)
+	}
+	r = mustRun(t, 2, append(base[:len(base)-4], "--max-bad-rows", "6", "--out", "-")...)
+	if !strings.Contains(r.stderr, "too many bad rows: 7 of 14 rows rejected") || !strings.Contains(r.stderr, "stopped early") {
+		t.Errorf("count limit message:\n%s", r.stderr)
+	}
+}
+
+// The snapshot flags on a hand-made history, as of T = 2025-03-10: u1
+// logs in at T-10d, buys at T-40d, opens a ticket at T-2d and logs in at
+// T+1d; u2 opens an email at T-5d and buys at T+3d; u3 logs in at T-100d
+// and at T+7d (so the data reaches T+1w, not T+2w).
+func TestFeaturesSnapshotFlags(t *testing.T) {
+	path := writeTestFile(t, t.TempDir(), "h.csv", "user_id,event,timestamp,amount\n"+
+		"u1,purchase,2025-01-29T00:00:00Z,20\n"+
+		"u3,login,2024-11-30T00:00:00Z,\n"+
+		"u1,login,2025-02-28T00:00:00Z,\n"+
+		"u2,email_open,2025-03-05T00:00:00Z,\n"+
+		"u1,support_ticket,2025-03-08T00:00:00Z,\n"+
+		"u1,login,2025-03-11T00:00:00Z,\n"+
+		"u2,purchase,2025-03-13T00:00:00Z,15\n"+
+		"u3,login,2025-03-17T00:00:00Z,\n")
+	base := []string{"features", "--events", path, "--as-of", "2025-03-10", "--out", "-"}
+	tests := []struct {
+		name  string
+		flags []string
+		want  map[string]map[string]string // user -> column -> value; "" = column absent
+		users []string                     // eligible users, in order
+		note  string                       // on stderr
+	}{
+		{
+			name:  "defaults: 90 days, every event is activity",
+			users: []string{"u1", "u2"},
+			want: map[string]map[string]string{
+				"u1": {"recency_days": "2", "events_7d": "1", "events_30d": "2", "events_90d": "3", "support_tickets_7d": "1", "churn": ""},
+				"u2": {"recency_days": "5", "recency_purchase_days": "730"},
+			},
+		},
+		{
+			name:  "--eligibility 15w reaches u3 at 100 days",
+			flags: []string{"--eligibility", "15w"},
+			users: []string{"u1", "u2", "u3"},
+			want:  map[string]map[string]string{"u3": {"recency_days": "100", "events_90d": "0", "events_365d": "1"}},
+		},
+		{
+			name:  "--eligibility 13w does not",
+			flags: []string{"--eligibility", "13w"},
+			users: []string{"u1", "u2"},
+		},
+		{
+			name:  "--activity-events login,purchase",
+			flags: []string{"--activity-events", "login,purchase"},
+			users: []string{"u1"}, // u2's email is not activity
+			want:  map[string]map[string]string{"u1": {"recency_days": "10", "events_30d": "1", "n_support_ticket_7d": "1"}},
+		},
+		{
+			name:  "--windows 1w,2w",
+			flags: []string{"--windows", "2w,1w"},
+			users: []string{"u1", "u2"},
+			want:  map[string]map[string]string{"u1": {"events_7d": "1", "events_14d": "2", "events_30d": "", "recency_purchase_days": "40"}},
+		},
+		{
+			name:  "--horizon 1w: labels",
+			flags: []string{"--horizon", "1w"},
+			users: []string{"u1", "u2"},
+			want: map[string]map[string]string{
+				"u1": {"churn": "0", "propensity": "0"},
+				"u2": {"churn": "0", "propensity": "1"},
+			},
+		},
+		{
+			name:  "--horizon 1w --target-event login",
+			flags: []string{"--horizon", "1w", "--target-event", "login"},
+			users: []string{"u1", "u2"},
+			want: map[string]map[string]string{
+				"u1": {"churn": "0", "propensity": "1"},
+				"u2": {"churn": "0", "propensity": "0"},
+			},
+		},
+		{
+			name:  "--horizon 2w: the data ends first",
+			flags: []string{"--horizon", "14d"},
+			users: []string{"u1", "u2"},
+			want:  map[string]map[string]string{"u1": {"churn": "", "propensity": ""}},
+			note:  "note: no label columns: labels over [2025-03-10T00:00:00Z, 2025-03-24T00:00:00Z) need data up to 2025-03-24T00:00:00Z, but the last event is at 2025-03-17T00:00:00Z",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := mustRun(t, 0, append(base, tt.flags...)...)
+			col, rows := readCSV(t, []byte(r.stdout))
+			var users []string
+			for _, row := range rows {
+				users = append(users, row[0])
+				for name, want := range tt.want[row[0]] {
+					i, ok := col[name]
+					switch {
+					case want == "" && ok:
+						t.Errorf("user %s: column %s present, want none", row[0], name)
+					case want != "" && !ok:
+						t.Errorf("user %s: no column %s", row[0], name)
+					case ok && row[i] != want:
+						t.Errorf("user %s: %s = %s, want %s", row[0], name, row[i], want)
+					}
+				}
+			}
+			if !slices.Equal(users, tt.users) {
+				t.Errorf("eligible users %v, want %v", users, tt.users)
+			}
+			if !strings.Contains(r.stderr, tt.note) {
+				t.Errorf("stderr lacks %q:\n%s", tt.note, r.stderr)
+			}
+		})
 	}
 }
