@@ -683,6 +683,7 @@ func simulateBGNBD(n int, p btyd.BGNBD, birthDays, calDays int, seed uint64, day
 // parameters. Short mode uses 100,000 customers and a bound of 4 standard
 // errors; the full run uses 1,000,000 and the 2% target.
 func TestFitBGNBDRecoversSimulated(t *testing.T) {
+	trSkipUnderRace(t)
 	n, rel := 1_000_000, 0.02
 	if testing.Short() {
 		n, rel = 100_000, math.NaN()

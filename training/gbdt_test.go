@@ -275,6 +275,7 @@ const (
 // smooth non-linear gbSynth truth: test AUC at least scikit-learn's minus
 // 0.005 and log loss at most 1% above it.
 func TestFitGBDTMatchesSklearn(t *testing.T) {
+	trSkipUnderRace(t)
 	X, y, _ := gbSynth(20_000, gbSynthFeatures, 1)
 	Xt, yt, _ := gbSynth(20_000, gbSynthFeatures, 2)
 	tr, rep, err := FitGBDT(t.Context(), &X, y, nil, nil, nil, nil)
@@ -367,6 +368,7 @@ func gbWriteCSV(t *testing.T, path string, X Matrix, y, p []float64) {
 }
 
 func TestFitGBDTDeterministic(t *testing.T) {
+	trSkipUnderRace(t)
 	X, y, _ := gbSynth(12_000, gbSynthFeatures, 3)
 	fit := func(workers int) []byte {
 		o := DefaultGBDTOptions()

@@ -145,6 +145,7 @@ func TestFitKMeansBlobs(t *testing.T) {
 // TestFitKMeansDeterministic checks that the same seed gives bit-identical
 // centroids whatever the number of threads.
 func TestFitKMeansDeterministic(t *testing.T) {
+	trSkipUnderRace(t)
 	// Uniform data has no clusters, so the answer depends on every random
 	// choice of the initialisation.
 	rng := rand.New(rand.NewPCG(7, 8))
@@ -260,6 +261,7 @@ func TestSilhouette(t *testing.T) {
 // TestChooseK checks that the silhouette rule finds the true number of
 // clear blobs, reproducibly.
 func TestChooseK(t *testing.T) {
+	trSkipUnderRace(t)
 	for _, k := range []int{3, 5} {
 		t.Run(fmt.Sprintf("K%d", k), func(t *testing.T) {
 			x, _, _ := blobs(5000, k, 4, uint64(10+k))

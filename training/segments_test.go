@@ -541,6 +541,7 @@ func sgUsage(n, k int, seed uint64) (*Matrix, []int) {
 }
 
 func TestFitClusters(t *testing.T) {
+	trSkipUnderRace(t)
 	x, truth := sgUsage(2000, 4, 1)
 	opts := &ClusterOptions{Seed: 7}
 	cl, rep, err := FitClusters(t.Context(), sgUsageNames, x, opts)

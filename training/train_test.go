@@ -135,6 +135,7 @@ func trSynthTrain(tb testing.TB) *Result {
 // independently with a streaming features.Builder, so the rows really are
 // the eligible users at T1 and their labels.
 func TestTrainSynthBeatsBaselines(t *testing.T) {
+	trSkipUnderRace(t)
 	res := trSynthTrain(t)
 	r := res.Report
 	for _, hs := range []struct {
@@ -295,6 +296,7 @@ func trStable(tb testing.TB, res *Result) (mb, rb []byte) {
 // created_at), whatever the number of workers; another seed gives another
 // model (the roles of the users change).
 func TestTrainDeterministic(t *testing.T) {
+	trSkipUnderRace(t)
 	evs := trSynthEvents(t, 700, 240, 11)
 	run := func(seed uint64, workers int, now time.Time) *Result {
 		cfg := &Config{Horizon: 28 * trDay, Seed: seed, Workers: workers, MinUsers: 100, MinClass: 10,
@@ -332,6 +334,7 @@ func TestTrainDeterministic(t *testing.T) {
 // the events before its cutoff (rebuilding each snapshot from a log cut at
 // the cutoff, plus the labels' window, gives the same vectors).
 func TestTrainNoLeakage(t *testing.T) {
+	trSkipUnderRace(t)
 	evs := trSynthEvents(t, 700, 240, 12)
 	asOf := evs[len(evs)-1].Time.Truncate(trDay).Add(-20 * trDay)
 	cfg := &Config{Horizon: 28 * trDay, AsOf: asOf, Seed: 1, MinUsers: 100, MinClass: 10, Now: trFixedNow}

@@ -23,6 +23,7 @@ import (
 // against 0.849 for recency. The bounds below leave room for the smaller
 // population and a linear model.
 func TestSyntheticChurnIsLearnable(t *testing.T) {
+	skipUnderRace(t)
 	users := 6000
 	if testing.Short() {
 		users = 2500

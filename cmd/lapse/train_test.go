@@ -332,6 +332,7 @@ func TestTrainScoreModels(t *testing.T) {
 // same in CSV and JSON Lines; rescoring the events as of the same T gives
 // the stored values byte for byte.
 func TestTrainScoreCustomerValues(t *testing.T) {
+	skipUnderRace(t)
 	useMemStores(t)
 	dir := t.TempDir()
 	events := filepath.Join(dir, "events.csv")
