@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -439,6 +440,7 @@ type Reader struct {
 
 	users      map[string]int32 // index in userList
 	userList   []string
+	userCache  [256]userSlot // recent users by userKey
 	evUser     int32 // indexes of the last event returned (EventIndex)
 	evName     int32
 	names      map[string]int32
@@ -1027,12 +1029,23 @@ func (r *Reader) accept(in *rowIn, line int64) bool {
 	// duplicate adds neither), and fingerprint them by their indexes.
 	uid, ui := r.lastUser, r.lastUserI // exports sorted by user repeat the id row after row
 	if string(user) != uid {
-		if ui, ok = r.users[string(user)]; ok {
+		// Exports sorted by time interleave the sessions of the users
+		// active at the time: a small cache of recent users answers most
+		// rows without the map's cache misses.
+		key := userKey(user)
+		c := &r.userCache[(key*0x9e3779b97f4a7c15)>>56]
+		if c.idx > 0 && c.key == key && r.userList[c.idx-1] == string(user) {
+			ui = c.idx - 1
 			uid = r.userList[ui]
 		} else {
-			uid, ui = string(user), int32(len(r.userList))
-			r.users[uid] = ui
-			r.userList = append(r.userList, uid)
+			if ui, ok = r.users[string(user)]; ok {
+				uid = r.userList[ui]
+			} else {
+				uid, ui = string(user), int32(len(r.userList))
+				r.users[uid] = ui
+				r.userList = append(r.userList, uid)
+			}
+			c.key, c.idx = key, ui+1
 		}
 		r.lastUser, r.lastUserI = uid, ui
 	}
@@ -1093,6 +1106,27 @@ func (r *Reader) accept(in *rowIn, line int64) bool {
 	r.row = Event{UserID: uid, Name: r.nameList[idx], Time: t, Amount: amount, Props: props}
 	r.rowName, r.rowUser = idx, ui
 	return true
+}
+
+// userSlot is an entry of Reader.userCache: a user's userKey and index+1
+// (0: empty).
+type userSlot struct {
+	key uint64
+	idx int32
+}
+
+// userKey packs the length and the last 8 bytes of a user id into 64 bits:
+// ids of one export usually differ in their last digits.
+func userKey(b []byte) uint64 {
+	var k uint64
+	if len(b) >= 8 {
+		k = binary.LittleEndian.Uint64(b[len(b)-8:])
+	} else {
+		for _, c := range b {
+			k = k<<8 | uint64(c)
+		}
+	}
+	return k ^ uint64(len(b))<<59
 }
 
 // nameSlot picks the slot of an event name in Reader.nameCache from its

@@ -1095,3 +1095,35 @@ func TestReadEventIndex(t *testing.T) {
 		t.Errorf("after the last event: %v", err)
 	}
 }
+
+// The reader's cache of recent users keys ids by their length and last 8
+// bytes: ids that share those (here the same 15 bytes but the first) must
+// still be told apart, and short ids alike.
+func TestReadUserCache(t *testing.T) {
+	ids := []string{"a-user-00000001", "b-user-00000001", "a-user-00000001", "u1", "1u", "b-user-00000001", "u1", "c-user-00000001", "1u"}
+	want := []int{0, 1, 0, 2, 3, 1, 2, 4, 3}
+	if userKey([]byte(ids[0])) != userKey([]byte(ids[1])) {
+		t.Fatal("the test ids do not share a key")
+	}
+	var b strings.Builder
+	b.WriteString(rdHeader)
+	for i, id := range ids {
+		fmt.Fprintf(&b, "%s,view,2024-01-01T00:00:%02dZ,0\n", id, i)
+	}
+	r, err := NewReader(context.Background(), []Source{rdSrc("in.csv", b.String())}, &ReadOptions{Now: rdNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var e Event
+	for i, id := range ids {
+		if err := r.Read(&e); err != nil {
+			t.Fatal(err)
+		}
+		if u, _ := r.EventIndex(); e.UserID != id || u != want[i] {
+			t.Errorf("row %d: user %q index %d, want %q %d", i, e.UserID, u, id, want[i])
+		}
+	}
+	if st := r.Stats(); st.Users != 5 {
+		t.Errorf("%d users, want 5", st.Users)
+	}
+}

@@ -27,9 +27,11 @@ churn (no activity in [T, T+H)) and propensity (a --target-event in
 [T, T+H)) follow; otherwise stderr says why there are none.
 
 With --as-of the events stream through the builder, which keeps per-user
-state only. Without it T is the midnight (UTC) after the last event, which is
-only known at the end, so the events are first read into a compact columnar
-log (22 bytes an event) and the snapshot is built from it.`,
+state only (plus, unless --dedupe off, a fingerprint of 8 to 16 bytes a row
+to find exact duplicates). Without it T is the midnight (UTC) after the last
+event, which is only known at the end, so the events are first read into a
+compact columnar log (16 to 21 bytes an event) and the snapshot is built
+from it.`,
 	Examples: []string{
 		"lapse features --events run/sample_events.csv --as-of 2025-12-01 --horizon 30d --out features.csv",
 		"lapse features --events a.csv --events b.jsonl.gz --windows 7d,28d --top-k 10 --spec-out spec.json --out -",
