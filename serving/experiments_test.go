@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math"
 	"net/http"
@@ -203,17 +202,7 @@ func newExpFixture(tb testing.TB, cfg Config, noExperiments bool) *expFixture {
 }
 
 func (f *expFixture) do(method, target, body string, hdr ...string) *httptest.ResponseRecorder {
-	var r io.Reader
-	if body != "" {
-		r = strings.NewReader(body)
-	}
-	req := httptest.NewRequest(method, target, r)
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
-	}
-	w := httptest.NewRecorder()
-	f.h.ServeHTTP(w, req)
-	return w
+	return serveRequest(f.h, method, target, body, hdr...)
 }
 
 // create posts an experiment and fails the test unless it is created.

@@ -438,6 +438,12 @@ func newFixture(tb testing.TB, cfg Config) *fixture {
 
 // do sends one request through the handler.
 func (f *fixture) do(method, target, body string, hdr ...string) *httptest.ResponseRecorder {
+	return serveRequest(f.h, method, target, body, hdr...)
+}
+
+// serveRequest sends one request through h: body "" sends none, hdr holds
+// header name and value pairs.
+func serveRequest(h http.Handler, method, target, body string, hdr ...string) *httptest.ResponseRecorder {
 	var r io.Reader
 	if body != "" {
 		r = strings.NewReader(body)
@@ -447,7 +453,7 @@ func (f *fixture) do(method, target, body string, hdr ...string) *httptest.Respo
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
 	w := httptest.NewRecorder()
-	f.h.ServeHTTP(w, req)
+	h.ServeHTTP(w, req)
 	return w
 }
 
