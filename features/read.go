@@ -441,7 +441,7 @@ type Reader struct {
 	users      map[string]int32 // index in userList
 	userList   []string
 	userCache  [256]userSlot // recent users by userKey
-	evUser     int32 // indexes of the last event returned (EventIndex)
+	evUser     int32         // indexes of the last event returned (EventIndex)
 	evName     int32
 	names      map[string]int32
 	nameCache  [64]int32 // index+1 of a recent name by nameSlot
