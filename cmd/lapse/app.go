@@ -283,13 +283,13 @@ func writeUsage(w io.Writer, c *Command) {
 }
 
 // flagGroups orders the flag sections of a usage text; a flag belongs to the
-// first group whose set holds its name, else to the command's own flags.
+// first group that matches it, else to the command's own flags.
 var flagGroups = []struct {
 	title string
-	names map[string]bool
+	match func(*flag.Flag) bool
 }{
-	{"Event input flags", eventFlagNames},
-	{"Logging flags", map[string]bool{"log-format": true, "log-level": true}},
+	{"Event input flags", isInputFlag},
+	{"Logging flags", func(f *flag.Flag) bool { return f.Name == "log-format" || f.Name == "log-level" }},
 }
 
 func usageText(c *Command) string {
@@ -305,7 +305,7 @@ func usageText(c *Command) string {
 	sections := make([][]*flag.Flag, len(flagGroups)+1)
 	fs.VisitAll(func(f *flag.Flag) {
 		for i, g := range flagGroups {
-			if g.names[f.Name] {
+			if g.match(f) {
 				sections[i+1] = append(sections[i+1], f)
 				return
 			}

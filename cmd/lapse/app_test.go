@@ -92,6 +92,31 @@ func TestHelp(t *testing.T) {
 			})
 		})
 	}
+	// A command's own flag named like an event-input flag (gen's output
+	// --format) is listed with the command's flags, the input flags of
+	// the readers in their own section.
+	t.Run("FlagGroups", func(t *testing.T) {
+		section := func(usage, flagName string) string {
+			i := strings.Index(usage, "\n  --"+flagName+" ")
+			if i < 0 {
+				return ""
+			}
+			j := strings.LastIndex(usage[:i], "\n\n")
+			return strings.TrimSpace(usage[j : j+strings.Index(usage[j+2:], "\n")+2])
+		}
+		tests := []struct{ cmd, flag, want string }{
+			{"gen", "format", "Flags:"},
+			{"gen", "log-level", "Logging flags:"},
+			{"features", "format", "Event input flags:"},
+			{"features", "events", "Event input flags:"},
+			{"features", "as-of", "Flags:"},
+		}
+		for _, tt := range tests {
+			if got := section(usageText(commands[tt.cmd]), tt.flag); got != tt.want {
+				t.Errorf("lapse %s: --%s is under %q, want %q", tt.cmd, tt.flag, got, tt.want)
+			}
+		}
+	})
 	t.Run("BadFlag", func(t *testing.T) {
 		r := mustRun(t, 2, "gen", "--no-such-flag")
 		if !strings.Contains(r.stderr, "no-such-flag") || !strings.Contains(r.stderr, "Usage:") {

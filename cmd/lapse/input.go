@@ -22,13 +22,20 @@ type inputFlags struct {
 	maxBadRows badRowLimit
 }
 
-// eventFlagNames are the flags added by addInputFlags; usage texts list them
-// in their own section.
-var eventFlagNames = map[string]bool{
-	"events": true, "user-col": true, "event-col": true, "event-name": true, "time-col": true,
-	"amount-col": true, "quantity-col": true, "price-col": true, "order-col": true,
-	"time-format": true, "tz": true, "user-trim-float": true, "format": true, "dedupe": true,
-	"max-bad-rows": true,
+// inputFlagSet holds the flags addInputFlags registers, to tell them apart
+// in usage texts from a command's own flag of the same name (gen's output
+// --format).
+var inputFlagSet = func() *flag.FlagSet {
+	fs := flag.NewFlagSet("input", flag.ContinueOnError)
+	addInputFlags(fs)
+	return fs
+}()
+
+// isInputFlag reports whether f is one of the flags of addInputFlags: the
+// same name and the same usage text.
+func isInputFlag(f *flag.Flag) bool {
+	g := inputFlagSet.Lookup(f.Name)
+	return g != nil && g.Usage == f.Usage
 }
 
 // addInputFlags registers the event-input flags on fs.
