@@ -1,7 +1,6 @@
 package serving
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -66,37 +65,56 @@ type UserScore struct {
 // expectedKey is the JSON name of the expected purchases over h days.
 func expectedKey(h int) string { return "expected_purchases_" + strconv.Itoa(h) + "d" }
 
-// clvKey is where MarshalJSON inserts the expected purchases: before the
-// clv key, right after p_alive. Keys are the only place the bytes
-// ,"clv": can occur (quotes inside JSON strings are escaped).
-var clvKey = []byte(`,"clv":`)
-
 // MarshalJSON encodes u with its fields in declaration order and the
 // expected purchases as "expected_purchases_<HorizonDays>d" between p_alive
-// and clv.
+// and clv (see appendJSON).
 func (u UserScore) MarshalJSON() ([]byte, error) {
-	type plain UserScore
-	b, err := json.Marshal(plain(u))
-	if err != nil {
-		return nil, err
-	}
-	i := bytes.Index(b, clvKey)
-	if i < 0 {
-		return nil, fmt.Errorf("serving: encode user score: no clv key in %s", b)
-	}
-	ev := []byte("null")
-	if u.ExpectedPurchases != nil {
-		if ev, err = json.Marshal(*u.ExpectedPurchases); err != nil {
-			return nil, err
+	return u.appendJSON(make([]byte, 0, 768))
+}
+
+// writeJSON writes an encoded JSON answer as gin's c.JSON would.
+func writeJSON(c *gin.Context, b []byte) {
+	c.Data(http.StatusOK, "application/json; charset=utf-8", b)
+}
+
+// MarshalJSON encodes the response with UserScore.appendJSON for each
+// score, in one buffer.
+func (r *ScoresResponse) MarshalJSON() ([]byte, error) {
+	b := make([]byte, 0, 64+700*len(r.Scores))
+	b = append(b, `{"model_version":`...)
+	b = appendJSONString(b, r.ModelVersion)
+	b = append(b, `,"scores":`...)
+	var err error
+	if r.Scores == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i, u := range r.Scores {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			if u == nil {
+				b = append(b, "null"...)
+			} else if b, err = u.appendJSON(b); err != nil {
+				return nil, err
+			}
 		}
+		b = append(b, ']')
 	}
-	out := make([]byte, 0, len(b)+40)
-	out = append(out, b[:i]...)
-	out = append(out, ',', '"')
-	out = append(out, expectedKey(u.HorizonDays)...)
-	out = append(out, '"', ':')
-	out = append(out, ev...)
-	return append(out, b[i:]...), nil
+	b = append(b, `,"unknown":`...)
+	if r.Unknown == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i, id := range r.Unknown {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, id)
+		}
+		b = append(b, ']')
+	}
+	return append(b, '}'), nil
 }
 
 // expectedKeyRe matches the JSON name of the expected purchases.
@@ -239,8 +257,12 @@ func (s *Server) getUser(c *gin.Context) error {
 	if out == nil {
 		return Errorf(CodeNotFound, "user %q is unknown: no score for model %s and no events", id, a.m.Version)
 	}
+	b, err := out.appendJSON(make([]byte, 0, 768))
+	if err != nil {
+		return err
+	}
 	s.metrics.scores.Inc()
-	c.JSON(http.StatusOK, out)
+	writeJSON(c, b)
 	return nil
 }
 
@@ -311,8 +333,12 @@ func (s *Server) postScores(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
+	b, err := resp.MarshalJSON()
+	if err != nil {
+		return err
+	}
 	s.metrics.scores.Add(float64(len(resp.Scores)))
-	c.JSON(http.StatusOK, &resp)
+	writeJSON(c, b)
 	return nil
 }
 

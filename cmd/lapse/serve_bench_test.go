@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -255,4 +256,42 @@ end
 			b.ReportMetric(e.rps*1000, "events/s-"+ev.name)
 		}
 	}
+}
+
+// BenchmarkGetUserHandler is the CPU and allocations of one GET
+// /v1/users/{id} through the handler (no network), on the store trained on
+// the committed sample: state decode, vector, both classifiers, reasons,
+// segments, customer values and the JSON answer.
+func BenchmarkGetUserHandler(b *testing.B) {
+	db := trainedStore(b)
+	st, err := store.Open(db, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	srv := serving.New(serving.Config{}, servingDeps(st), nil)
+	if err := srv.Load(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	h := srv.Handler()
+	var ids []string
+	st.EachState(context.Background(), srv.ActiveVersion(), func(id string, _ []byte) error {
+		ids = append(ids, id)
+		return nil
+	})
+	reqs := make([]*http.Request, len(ids))
+	for i, id := range ids {
+		reqs[i] = httptest.NewRequest(http.MethodGet, "/v1/users/"+id, nil)
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, reqs[i%len(reqs)])
+		if w.Code != http.StatusOK {
+			b.Fatalf("%d %s", w.Code, w.Body)
+		}
+		i++
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
 }
