@@ -385,7 +385,23 @@ func (s *State) upsert(day int32, typ uint16, nneg uint32, rev, ref int64) {
 			last.ref += ref
 			return
 		}
-		if !last.less(day, typ) {
+		if !last.less(day, typ) && last.day == day {
+			// Time-sorted input: the event's day is the last one, so scan
+			// back over that day's few cells instead of searching them all.
+			j := n - 1
+			for j >= 0 && s.cells[j].day == day && s.cells[j].typ > typ {
+				j--
+			}
+			if j >= 0 && s.cells[j].day == day && s.cells[j].typ == typ {
+				c := &s.cells[j]
+				c.n++
+				c.nneg += nneg
+				c.rev += rev
+				c.ref += ref
+				return
+			}
+			i = j + 1
+		} else if !last.less(day, typ) {
 			var found bool
 			i, found = slices.BinarySearchFunc(s.cells, cell{day: day, typ: typ}, func(a, b cell) int {
 				if a.less(b.day, b.typ) {
