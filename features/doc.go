@@ -23,7 +23,7 @@
 //   - [Builder]: one snapshot from a stream of events in any order: a
 //     [Dataset] of vectors for the eligible users, sorted by user id, with
 //     churn and propensity labels and a learned Spec.
-//   - [Log]: a columnar copy of the events (about 15 bytes each) from which
+//   - [Log]: a columnar copy of the events (16 to 21 bytes each, measured) from which
 //     training builds several snapshots, and per-user purchase days for
 //     BG/NBD ([Log.PurchaseDays], [Log.PurchaseSummaries]).
 //   - [PurchaseSummary]: a user's purchase days before a cutoff (count,
