@@ -448,6 +448,13 @@ type PAliveAblationOptions struct {
 	// MaxFitRows caps the fitting rows, keeping evenly spaced ones (no
 	// randomness); zero means 200,000, negative means no cap.
 	MaxFitRows int
+	// MaxEvalRows caps the out-of-time rows scored, keeping the users
+	// first by a keyed hash of the user id and Seed (as Train samples its
+	// evaluation sets); zero means DefaultMaxEvalRows, negative means no
+	// cap.
+	MaxEvalRows int
+	// Seed keys the evaluation sample.
+	Seed uint64
 	// MinAUCGain is the out-of-time AUC gain that counts as helping (the
 	// log loss must not get worse either); zero means 0.002.
 	MinAUCGain float64
@@ -481,9 +488,12 @@ type PAliveSnapshotFit struct {
 type PAliveAblationResult struct {
 	// Method describes the comparison in one sentence.
 	Method string `json:"method"`
-	// FitRows and EvalRows count the fitting and out-of-time rows.
-	FitRows  int `json:"fit_rows"`
-	EvalRows int `json:"eval_rows"`
+	// FitRows and EvalRows count the fitting and out-of-time rows used;
+	// EvalRowsTotal counts the out-of-time rows, of which EvalRows were
+	// scored (see MaxEvalRows).
+	FitRows       int `json:"fit_rows"`
+	EvalRows      int `json:"eval_rows"`
+	EvalRowsTotal int `json:"eval_rows_total"`
 	// EvalChurnRate is the churn rate of the out-of-time rows.
 	EvalChurnRate float64 `json:"eval_churn_rate"`
 	// Without and With score the classifier without and with p_alive.
@@ -517,6 +527,14 @@ func PAliveAblation(ctx context.Context, log *features.Log, fitting []*features.
 	if opts == nil {
 		opts = &PAliveAblationOptions{}
 	}
+	return pAliveAblation(ctx, func(cutoff time.Time) ([]BTYDCustomer, error) {
+		return BTYDCustomersFromLog(log, cutoff, opts.PurchaseEvents)
+	}, fitting, oot, opts)
+}
+
+// pAliveAblation is PAliveAblation with the purchase histories before each
+// cutoff from customers (BTYDCustomersFromLog's result).
+func pAliveAblation(ctx context.Context, customers func(cutoff time.Time) ([]BTYDCustomer, error), fitting []*features.Dataset, oot *features.Dataset, opts *PAliveAblationOptions) (*PAliveAblationResult, error) {
 	if len(fitting) == 0 || oot == nil {
 		return nil, fmt.Errorf("training: p_alive ablation: need fitting datasets and an out-of-time dataset: %w", ErrAblation)
 	}
@@ -544,7 +562,7 @@ func PAliveAblation(ctx context.Context, log *features.Log, fitting []*features.
 	// p_alive per snapshot.
 	palive := make([][]float64, len(all))
 	for k, ds := range all {
-		cs, err := BTYDCustomersFromLog(log, ds.Cutoff, opts.PurchaseEvents)
+		cs, err := customers(ds.Cutoff)
 		if err != nil {
 			return nil, fmt.Errorf("training: p_alive ablation, snapshot %s: %w", ds.Cutoff.Format(time.DateOnly), err)
 		}
@@ -557,8 +575,22 @@ func PAliveAblation(ctx context.Context, log *features.Log, fitting []*features.
 			Params: cv.BGNBD.Params, LogLikelihood: cv.BGNBD.LogLikelihood,
 		}
 		palive[k] = make([]float64, len(ds.Vectors))
+		// Both lists are sorted by user id (Lookup otherwise).
+		j := 0
 		for i, v := range ds.Vectors {
-			if u, ok := cv.Lookup(v.UserID); ok {
+			var u CustomerValue
+			ok := false
+			if i > 0 && v.UserID < ds.Vectors[i-1].UserID {
+				u, ok = cv.Lookup(v.UserID)
+			} else {
+				for j < len(cv.Users) && cv.Users[j].UserID < v.UserID {
+					j++
+				}
+				if j < len(cv.Users) && cv.Users[j].UserID == v.UserID {
+					u, ok = cv.Users[j], true
+				}
+			}
+			if ok {
 				palive[k][i] = u.PAlive
 			} else {
 				fit.RowsWithoutPurchase++
@@ -611,15 +643,27 @@ func PAliveAblation(ctx context.Context, log *features.Log, fitting []*features.
 		fitIdx[k] = k
 	}
 	xf, yf := build(fitIdx, keep)
-	// The out-of-time rows are scored one at a time from the vectors, so
-	// that a large snapshot is never copied into matrices.
+	// The out-of-time rows (at most MaxEvalRows of them, by user hash) are
+	// scored one at a time from the vectors, so that a large snapshot is
+	// never copied into matrices.
 	eval, evalPA := all[len(all)-1], palive[len(all)-1]
-	ye := make([]float64, len(eval.Vectors))
-	for i := range ye {
-		ye[i] = b2f(eval.Churn[i])
-		res.EvalChurnRate += ye[i]
+	evalLimit := opts.MaxEvalRows
+	if evalLimit == 0 {
+		evalLimit = DefaultMaxEvalRows
 	}
-	res.FitRows, res.EvalRows = xf.Rows, len(ye)
+	evalIdx := evalSample(len(eval.Vectors), evalLimit, opts.Seed, func(i int) string { return eval.Vectors[i].UserID })
+	if evalIdx == nil {
+		evalIdx = make([]int, len(eval.Vectors))
+		for i := range evalIdx {
+			evalIdx[i] = i
+		}
+	}
+	ye := make([]float64, len(evalIdx))
+	for k, i := range evalIdx {
+		ye[k] = b2f(eval.Churn[i])
+		res.EvalChurnRate += ye[k]
+	}
+	res.FitRows, res.EvalRows, res.EvalRowsTotal = xf.Rows, len(ye), len(eval.Vectors)
 	if xf.Rows == 0 || len(ye) == 0 {
 		return nil, fmt.Errorf("training: p_alive ablation: %d fitting rows, %d out-of-time rows: %w", xf.Rows, len(ye), ErrAblation)
 	}
@@ -640,13 +684,20 @@ func PAliveAblation(ctx context.Context, log *features.Log, fitting []*features.
 			return AblationMetrics{}, err
 		}
 		p := make([]float64, len(ye))
-		row, z := make([]float64, d+1), make([]float64, cols)
-		for i, v := range eval.Vectors {
-			copy(row, v.Values)
-			row[d] = evalPA[i]
-			z = tr.Apply(z, row[:cols])
-			p[i] = m.Prob(z)
+		threads := runtime.GOMAXPROCS(0)
+		if opts.Logistic != nil && opts.Logistic.Threads > 0 {
+			threads = opts.Logistic.Threads
 		}
+		parallelRows(len(p), threads, func(lo, hi int) {
+			row, z := make([]float64, d+1), make([]float64, cols)
+			for k := lo; k < hi; k++ {
+				i := evalIdx[k]
+				copy(row, eval.Vectors[i].Values)
+				row[d] = evalPA[i]
+				z = tr.Apply(z, row[:cols])
+				p[k] = m.Prob(z)
+			}
+		})
 		var out AblationMetrics
 		if out.AUC, err = ROCAUC(ye, p); err != nil {
 			return AblationMetrics{}, err
@@ -666,8 +717,12 @@ func PAliveAblation(ctx context.Context, log *features.Log, fitting []*features.
 	res.AUCGain = res.With.AUC - res.Without.AUC
 	res.LogLossGain = res.Without.LogLoss - res.With.LogLoss
 	res.Helps = res.AUCGain >= res.MinAUCGain && res.LogLossGain >= 0
-	res.Method = fmt.Sprintf("logistic churn model (standardised features, L2) fitted on %d rows of %d snapshots and scored on the %d rows of the out-of-time snapshot, without and with BG/NBD P(alive) fitted as of each snapshot's cutoff; helps = AUC gain >= %g and log loss not worse",
-		res.FitRows, len(fitting), res.EvalRows, res.MinAUCGain)
+	scored := fmt.Sprintf("the %d rows", res.EvalRows)
+	if res.EvalRows < res.EvalRowsTotal {
+		scored = fmt.Sprintf("%d of the %d rows (whole users by a keyed hash of the user id)", res.EvalRows, res.EvalRowsTotal)
+	}
+	res.Method = fmt.Sprintf("logistic churn model (standardised features, L2) fitted on %d rows of %d snapshots and scored on %s of the out-of-time snapshot, without and with BG/NBD P(alive) fitted as of each snapshot's cutoff; helps = AUC gain >= %g and log loss not worse",
+		res.FitRows, len(fitting), scored, res.MinAUCGain)
 	return res, nil
 }
 

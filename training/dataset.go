@@ -111,7 +111,13 @@ func (r *rowSet) positives(target string) int {
 // keep accepts. Rows are ordered by snapshot, then by user id, so the
 // result is deterministic.
 func gather(snaps []*snapshot, which []int, keep func(s *snapshot, i int) bool) *rowSet {
-	n, cols := 0, 0
+	return rowsOf(snaps, selectRows(snaps, which, keep))
+}
+
+// selectRows returns the rows of snaps (indices into snaps) that keep
+// accepts, ordered by snapshot, then by user id.
+func selectRows(snaps []*snapshot, which []int, keep func(s *snapshot, i int) bool) []rowRef {
+	n := 0
 	for _, k := range which {
 		s := snaps[k]
 		for i := range s.ds.Vectors {
@@ -119,29 +125,44 @@ func gather(snaps []*snapshot, which []int, keep func(s *snapshot, i int) bool) 
 				n++
 			}
 		}
-		cols = len(s.ds.Spec.Features)
 	}
-	r := &rowSet{
-		refs:  make([]rowRef, 0, n),
-		x:     NewMatrix(n, cols),
-		churn: make([]float64, 0, n),
-		prop:  make([]float64, 0, n),
-	}
-	row := 0
+	refs := make([]rowRef, 0, n)
 	for _, k := range which {
 		s := snaps[k]
-		for i, v := range s.ds.Vectors {
-			if !keep(s, i) {
-				continue
+		for i := range s.ds.Vectors {
+			if keep(s, i) {
+				refs = append(refs, rowRef{int32(k), int32(i)})
 			}
-			copy(r.x.Data[row*cols:(row+1)*cols], v.Values)
-			row++
-			r.refs = append(r.refs, rowRef{int32(k), int32(i)})
-			r.churn = append(r.churn, b2f(s.ds.Churn[i]))
-			r.prop = append(r.prop, b2f(s.ds.Propensity[i]))
 		}
 	}
+	return refs
+}
+
+// rowsOf builds the rowSet of refs, in that order: their raw feature values
+// and both labels.
+func rowsOf(snaps []*snapshot, refs []rowRef) *rowSet {
+	cols := 0
+	if len(snaps) > 0 {
+		cols = len(snaps[0].ds.Spec.Features)
+	}
+	r := &rowSet{
+		refs:  refs,
+		x:     NewMatrix(len(refs), cols),
+		churn: make([]float64, len(refs)),
+		prop:  make([]float64, len(refs)),
+	}
+	for row, ref := range refs {
+		s := snaps[ref.s]
+		copy(r.x.Data[row*cols:(row+1)*cols], s.ds.Vectors[ref.i].Values)
+		r.churn[row] = b2f(s.ds.Churn[ref.i])
+		r.prop[row] = b2f(s.ds.Propensity[ref.i])
+	}
 	return r
+}
+
+// userID returns the user of row ref.
+func userID(snaps []*snapshot, ref rowRef) string {
+	return snaps[ref.s].ds.Vectors[ref.i].UserID
 }
 
 // byRole returns a keep function for gather that accepts the rows whose

@@ -154,6 +154,11 @@ type TaskEval struct {
 	// Model is the classifier kind evaluated (model.KindLogistic or
 	// model.KindGBDT).
 	Model string `json:"model"`
+	// NTotal is the number of rows of the evaluation set; N of them were
+	// evaluated (all when it is at most Config.MaxEvalRows, otherwise a
+	// sample of whole users by a keyed hash of the user id). NewTaskEval
+	// sets it to N.
+	NTotal int `json:"n_total"`
 	// Baselines are the simple scores the model is compared with.
 	Baselines Baselines `json:"baselines"`
 }
@@ -215,7 +220,7 @@ func NewTaskEval(kind string, y, p, recency, rfm []float64, trainRate float64) (
 	if math.IsNaN(trainRate) || trainRate < 0 || trainRate > 1 {
 		return nil, fmt.Errorf("training: base rate %v not in [0, 1]: %w", trainRate, ErrScore)
 	}
-	te := &TaskEval{Evaluation: *e, Model: kind}
+	te := &TaskEval{Evaluation: *e, Model: kind, NTotal: e.N}
 	for _, b := range []struct {
 		name string
 		s    []float64
@@ -311,8 +316,10 @@ type BacktestPoint struct {
 
 // BacktestMetrics are the scalar metrics of one evaluation.
 type BacktestMetrics struct {
-	// N and BaseRate describe the rows.
+	// N and BaseRate describe the rows evaluated, a sample of the NTotal
+	// rows of the snapshot when there are more than Config.MaxEvalRows.
 	N        int     `json:"n"`
+	NTotal   int     `json:"n_total"`
 	BaseRate float64 `json:"base_rate"`
 	// AUC, PRAUC, LogLoss, Brier, ECE and TopDecileLift are as in
 	// Evaluation.
@@ -332,7 +339,7 @@ func NewBacktestMetrics(te *TaskEval) *BacktestMetrics {
 		return nil
 	}
 	return &BacktestMetrics{
-		N: te.N, BaseRate: te.BaseRate, AUC: te.AUC, PRAUC: te.PRAUC,
+		N: te.N, NTotal: te.NTotal, BaseRate: te.BaseRate, AUC: te.AUC, PRAUC: te.PRAUC,
 		LogLoss: te.LogLoss, Brier: te.Brier, ECE: te.ECE,
 		TopDecileLift: te.TopDecileLift, RecencyAUC: te.Baselines.Recency.AUC,
 	}

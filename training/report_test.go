@@ -277,7 +277,7 @@ func rptSampleValue(rng *rand.Rand, fit bool) *CustomerValueReport {
 	cv.PAlive, cv.ExpectedPurchases, cv.CLV = newValueDistribution(pa, 1), newValueDistribution(ey, 0), newValueDistribution(clv, 0)
 	cv.Ablation = &PAliveAblationResult{
 		Method:  "logistic churn model (standardised features, L2) fitted on 2850 rows of 2 snapshots and scored on the 300 rows of the out-of-time snapshot, without and with BG/NBD P(alive) fitted as of each snapshot's cutoff; helps = AUC gain >= 0.002 and log loss not worse",
-		FitRows: 2850, EvalRows: 300, EvalChurnRate: 0.41,
+		FitRows: 2850, EvalRows: 300, EvalRowsTotal: 300, EvalChurnRate: 0.41,
 		Without: AblationMetrics{AUC: 0.8788, LogLoss: 0.3171}, With: AblationMetrics{AUC: 0.8792, LogLoss: 0.3173},
 		MinAUCGain: 0.002,
 		Snapshots:  []PAliveSnapshotFit{{Cutoff: "2025-11-01T00:00:00Z", Customers: 1100, Params: btyd.BGNBD{R: 0.25, Alpha: 4.1, A: 0.8, B: 2.5}, LogLikelihood: -8000, RowsWithoutPurchase: 200}},

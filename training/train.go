@@ -104,8 +104,15 @@ type Config struct {
 	// fitting and evaluation set; zero means DefaultMinClass, negative none.
 	MinClass int
 	// MaxFitRows caps the rows each classifier is fitted on; zero means
-	// DefaultMaxFitRows, negative means no cap.
+	// DefaultMaxFitRows, negative means no cap. The backtest refits use at
+	// most 100,000 rows whatever it is.
 	MaxFitRows int
+	// MaxEvalRows caps the rows of each evaluation set (out of time,
+	// held-out users, each backtest snapshot, the P(alive) ablation's
+	// out-of-time rows); larger sets are evaluated on a sample of whole
+	// users chosen by a keyed hash of the user id and Seed. Zero means
+	// DefaultMaxEvalRows, negative means no cap.
+	MaxEvalRows int
 	// ExcludeAnomalies drops the users flagged by the anomaly screen from
 	// the fitting rows. They are always counted and reported, and always
 	// scored.
@@ -141,12 +148,13 @@ type Config struct {
 // Horizon.
 func DefaultConfig() *Config {
 	return &Config{
-		Snapshots:  DefaultSnapshots,
-		Spec:       features.DefaultSpec(),
-		MinUsers:   DefaultMinUsers,
-		MinClass:   DefaultMinClass,
-		MaxFitRows: DefaultMaxFitRows,
-		Workers:    runtime.GOMAXPROCS(0),
+		Snapshots:   DefaultSnapshots,
+		Spec:        features.DefaultSpec(),
+		MinUsers:    DefaultMinUsers,
+		MinClass:    DefaultMinClass,
+		MaxFitRows:  DefaultMaxFitRows,
+		MaxEvalRows: DefaultMaxEvalRows,
+		Workers:     runtime.GOMAXPROCS(0),
 	}
 }
 
@@ -171,6 +179,9 @@ func (c *Config) withDefaults() Config {
 	}
 	if o.MaxFitRows == 0 {
 		o.MaxFitRows = d.MaxFitRows
+	}
+	if o.MaxEvalRows == 0 {
+		o.MaxEvalRows = d.MaxEvalRows
 	}
 	if o.Workers <= 0 {
 		o.Workers = d.Workers
@@ -269,6 +280,9 @@ type trainer struct {
 	excluded map[string]bool
 	rep      *Report
 	step     int
+	// purchasers are the purchase histories before T (fitValue), which
+	// customersBefore cuts at earlier cutoffs.
+	purchasers []BTYDCustomer
 }
 
 // progress writes one progress line.
@@ -623,29 +637,6 @@ type targetOutcome struct {
 	ootProb    []float64 // the chosen model's probabilities on the T1 rows
 }
 
-// capRows subsamples a fitting set to at most MaxFitRows rows, keeping
-// whole users by a second keyed hash (deterministic).
-func (tr *trainer) capRows(r *rowSet) *rowSet {
-	limit := tr.cfg.MaxFitRows
-	if limit < 0 || len(r.refs) <= limit {
-		return r
-	}
-	share := float64(limit) / float64(len(r.refs))
-	out := &rowSet{x: NewMatrix(0, r.x.Cols)}
-	for i, ref := range r.refs {
-		id := tr.snaps[ref.s].ds.Vectors[ref.i].UserID
-		if userUnit(id, tr.cfg.Seed^0x5bd1e9955bd1e995) >= share {
-			continue
-		}
-		out.refs = append(out.refs, ref)
-		out.x.Data = append(out.x.Data, r.x.Row(i)...)
-		out.churn = append(out.churn, r.churn[i])
-		out.prop = append(out.prop, r.prop[i])
-	}
-	out.x.Rows = len(out.refs)
-	return out
-}
-
 // classCheck returns the checks that sets have enough positives and
 // negatives for target, and a DataError when any fails.
 func (tr *trainer) classCheck(target string, names []string, sets []*rowSet) ([]Check, error) {
@@ -681,11 +672,14 @@ func (tr *trainer) classCheck(target string, names []string, sets []*rowSet) ([]
 // snapshots, chooses one, evaluates it out of time, on the held-out users
 // and in the backtest, and refits the production classifier.
 func (tr *trainer) target(ctx context.Context, target string) (*targetOutcome, error) {
-	fit := tr.capRows(gather(tr.snaps, tr.fitting, byRole(tr.excluded, roleFit)))
+	fit := rowsOf(tr.snaps, tr.capRefs(selectRows(tr.snaps, tr.fitting, byRole(tr.excluded, roleFit)), tr.cfg.MaxFitRows))
 	tune := gather(tr.snaps, tr.fitting, byRole(nil, roleTune))
 	sel := gather(tr.snaps, tr.fitting, byRole(nil, roleSelect))
-	oot := gather(tr.snaps, []int{tr.oot}, allRows)
-	held := gather(tr.snaps, tr.fitting, byRole(nil, roleHeldOut))
+	// The evaluation sets, capped at MaxEvalRows by user hash.
+	ootAll := selectRows(tr.snaps, []int{tr.oot}, allRows)
+	oot := rowsOf(tr.snaps, tr.evalRefs(ootAll))
+	heldAll := selectRows(tr.snaps, tr.fitting, byRole(nil, roleHeldOut))
+	held := rowsOf(tr.snaps, tr.evalRefs(heldAll))
 	checks, err := tr.classCheck(target, []string{"fitting", "tuning", "selection", "out-of-time", "held-out-user"},
 		[]*rowSet{fit, tune, sel, oot, held})
 	tr.report().Checks = append(tr.report().Checks, checks...)
@@ -731,11 +725,20 @@ func (tr *trainer) target(ctx context.Context, target string) (*targetOutcome, e
 	}
 	rules := tr.rfmRules(fit)
 	rate := fit.mean(target)
-	out.ootProb = tr.predict(out.chosen.clf, &oot.x)
-	if out.oot, err = tr.taskEval(target, out.chosen.clf, oot, out.ootProb, rate, rules); err != nil {
+	// Segment health needs the churn probability of every T1 user; the
+	// evaluation takes the sampled rows' among them.
+	var ootP []float64
+	if target == targetChurn {
+		out.ootProb = tr.predictVectors(out.chosen.clf, tr.snaps[tr.oot].ds.Vectors)
+		ootP = make([]float64, len(oot.refs))
+		for k, ref := range oot.refs {
+			ootP[k] = out.ootProb[ref.i]
+		}
+	}
+	if out.oot, err = tr.taskEval(target, out.chosen.clf, oot, ootP, rate, rules, len(ootAll)); err != nil {
 		return nil, fmt.Errorf("training: %s out-of-time evaluation: %w", target, err)
 	}
-	if out.held, err = tr.taskEval(target, out.chosen.clf, held, nil, rate, rules); err != nil {
+	if out.held, err = tr.taskEval(target, out.chosen.clf, held, nil, rate, rules, len(heldAll)); err != nil {
 		return nil, fmt.Errorf("training: %s held-out-user evaluation: %w", target, err)
 	}
 	if out.importance, err = tr.importance(out.chosen); err != nil {
@@ -752,7 +755,7 @@ func (tr *trainer) target(ctx context.Context, target string) (*targetOutcome, e
 	for k := range all {
 		all[k] = k
 	}
-	pfit := tr.capRows(gather(tr.snaps, all, byRole(tr.excluded, roleFit, roleHeldOut, roleSelect)))
+	pfit := rowsOf(tr.snaps, tr.capRefs(selectRows(tr.snaps, all, byRole(tr.excluded, roleFit, roleHeldOut, roleSelect)), tr.cfg.MaxFitRows))
 	ptune := gather(tr.snaps, all, byRole(nil, roleTune))
 	tr.progress("%s: refitting %s on %d rows of %d snapshots for production", target, out.chosen.clf.Kind, len(pfit.refs), len(all))
 	prod, err := tr.refit(ctx, target, out.chosen, pfit, ptune)
@@ -945,6 +948,17 @@ func (tr *trainer) predictRaw(c *model.Classifier, x *Matrix) []float64 {
 	return out
 }
 
+// predictVectors returns the calibrated probability of every vector.
+func (tr *trainer) predictVectors(c *model.Classifier, vs []features.Vector) []float64 {
+	out := make([]float64, len(vs))
+	parallelRows(len(vs), tr.cfg.Workers, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			out[i] = c.Calibration.Apply(c.Raw(vs[i].Values, nil))
+		}
+	})
+	return out
+}
+
 // predict returns the calibrated probability of every row of x.
 func (tr *trainer) predict(c *model.Classifier, x *Matrix) []float64 {
 	p := tr.predictRaw(c, x)
@@ -977,14 +991,19 @@ func (tr *trainer) baselineScores(target string, rows *rowSet, rules model.RFMRu
 	return rec, rfm
 }
 
-// taskEval evaluates c on rows (p: its probabilities, computed when nil)
-// with the baselines on the same rows.
-func (tr *trainer) taskEval(target string, c *model.Classifier, rows *rowSet, p []float64, rate float64, rules model.RFMRules) (*TaskEval, error) {
+// taskEval evaluates c on rows (p: its probabilities, computed when nil),
+// a sample of total rows, with the baselines on the same rows.
+func (tr *trainer) taskEval(target string, c *model.Classifier, rows *rowSet, p []float64, rate float64, rules model.RFMRules, total int) (*TaskEval, error) {
 	if p == nil {
 		p = tr.predict(c, &rows.x)
 	}
 	rec, rfm := tr.baselineScores(target, rows, rules)
-	return NewTaskEval(c.Kind, rows.label(target), p, rec, rfm, rate)
+	te, err := NewTaskEval(c.Kind, rows.label(target), p, rec, rfm, rate)
+	if err != nil {
+		return nil, err
+	}
+	te.NTotal = total
+	return te, nil
 }
 
 // importance returns the chosen classifier's feature importance: gain
@@ -1022,9 +1041,14 @@ func (tr *trainer) backtest(ctx context.Context, target string, chosen *fitted, 
 		for i := range before {
 			before[i] = i
 		}
-		fit := tr.capRows(gather(tr.snaps, before, byRole(tr.excluded, roleFit, roleSelect)))
+		fitRows := tr.cfg.MaxFitRows
+		if fitRows < 0 || fitRows > backtestMaxFitRows {
+			fitRows = backtestMaxFitRows
+		}
+		fit := rowsOf(tr.snaps, tr.capRefs(selectRows(tr.snaps, before, byRole(tr.excluded, roleFit, roleSelect)), fitRows))
 		tune := gather(tr.snaps, before, byRole(nil, roleTune))
-		eval := gather(tr.snaps, []int{k}, allRows)
+		evalAll := selectRows(tr.snaps, []int{k}, allRows)
+		eval := rowsOf(tr.snaps, tr.evalRefs(evalAll))
 		// The tune rows only calibrate here (no choice is made), so both
 		// classes suffice; the fitting and evaluation rows need MinClass.
 		_, err := tr.classCheck(target, []string{"fitting", "evaluation"}, []*rowSet{fit, eval})
@@ -1040,7 +1064,7 @@ func (tr *trainer) backtest(ctx context.Context, target string, chosen *fitted, 
 		if err != nil {
 			return nil, fmt.Errorf("training: %s backtest at %s: %w", target, day(tr.snaps[k].cutoff), err)
 		}
-		te, err := tr.taskEval(target, f.clf, eval, nil, fit.mean(target), rules)
+		te, err := tr.taskEval(target, f.clf, eval, nil, fit.mean(target), rules, len(evalAll))
 		if err != nil {
 			return nil, fmt.Errorf("training: %s backtest at %s: %w", target, day(tr.snaps[k].cutoff), err)
 		}
@@ -1156,11 +1180,6 @@ func (tr *trainer) completeReport(m *model.Model, churn, prop *targetOutcome, sc
 	r.HorizonDays = m.HorizonDays
 	r.TargetEvent = m.TargetEvent
 	r.NUsers = scored
-	r.BaseRate = churn.oot.BaseRate
-	if prop != nil {
-		b := prop.oot.BaseRate
-		r.PropensityBaseRate = &b
-	}
 	for k, s := range tr.snaps {
 		c := Cutoff{Date: s.cutoff, Role: RoleFit, Users: len(s.ds.Vectors)}
 		if k == tr.oot {
@@ -1181,18 +1200,29 @@ func (tr *trainer) completeReport(m *model.Model, churn, prop *targetOutcome, sc
 			}
 		}
 		r.Cutoffs = append(r.Cutoffs, c)
+		// The base rates are the whole T1 snapshot's, also when the
+		// evaluation sampled it.
+		if k == tr.oot {
+			if c.ChurnRate != nil {
+				r.BaseRate = *c.ChurnRate
+			}
+			if c.PropensityRate != nil {
+				b := *c.PropensityRate
+				r.PropensityBaseRate = &b
+			}
+		}
 	}
 	r.Cutoffs = append(r.Cutoffs, Cutoff{Date: tr.asOf, Role: RoleScore, Users: scored})
 
 	h := int(tr.cfg.Horizon / (24 * time.Hour))
 	r.Holdout.OutOfTime = HoldoutSet{
 		Description: fmt.Sprintf("every user eligible at %s, labels from the following %d days (to %s); models fitted on the snapshots %s",
-			day(tr.t1), h, day(tr.asOf), tr.cutoffList(tr.fitting)),
+			day(tr.t1), h, day(tr.asOf), tr.cutoffList(tr.fitting)) + sampleNote(churn.oot),
 		Churn: churn.oot,
 	}
 	r.Holdout.HeldOutUsers = HoldoutSet{
 		Description: fmt.Sprintf("the %.0f%% of users (keyed hash of the user id and seed) never fitted on, at the fitting snapshots %s",
-			100*heldOutShare, tr.cutoffList(tr.fitting)),
+			100*heldOutShare, tr.cutoffList(tr.fitting)) + sampleNote(churn.held),
 		Churn: churn.held,
 	}
 	r.Models.Churn = churn.choice
@@ -1228,6 +1258,15 @@ func (tr *trainer) completeReport(m *model.Model, churn, prop *targetOutcome, sc
 		r.Checks = []Check{}
 	}
 	return nil
+}
+
+// sampleNote is the description's note on an evaluation sample: "" when
+// every row was evaluated.
+func sampleNote(te *TaskEval) string {
+	if te == nil || te.N == te.NTotal {
+		return ""
+	}
+	return fmt.Sprintf("; evaluated on %d of these %d rows, whole users chosen by a keyed hash of the user id and seed", te.N, te.NTotal)
 }
 
 // setVersion sets m.Version to the as-of date and the first 8 hex digits

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/lapse-dev/lapse/features"
 	"github.com/lapse-dev/lapse/model"
@@ -57,6 +58,7 @@ func (tr *trainer) fitValue(ctx context.Context, m *model.Model) error {
 	if err != nil {
 		return err
 	}
+	tr.purchasers = cs
 	rep.Customers = len(cs)
 	tr.progress("customer value: fitting BG/NBD and Gamma-Gamma on the %d purchasers before %s", len(cs), day(tr.asOf))
 	res, err := customerValuesOf(ctx, cs, end, o, cvFitOnly)
@@ -204,8 +206,9 @@ func (tr *trainer) ablation(ctx context.Context, churn *targetOutcome) error {
 	if rows < 0 || rows > ablationMaxFitRows {
 		rows = ablationMaxFitRows
 	}
-	res, err := PAliveAblation(ctx, tr.log, fitting, tr.snaps[tr.oot].ds, &PAliveAblationOptions{
+	res, err := pAliveAblation(ctx, tr.customersBefore, fitting, tr.snaps[tr.oot].ds, &PAliveAblationOptions{
 		PurchaseEvents: o.PurchaseEvents, Unit: o.Unit, Logistic: tr.lrOptions(l2), MaxFitRows: rows,
+		MaxEvalRows: tr.cfg.MaxEvalRows, Seed: tr.cfg.Seed,
 	})
 	if err != nil {
 		if ctx.Err() != nil {
@@ -218,6 +221,27 @@ func (tr *trainer) ablation(ctx context.Context, churn *targetOutcome) error {
 	rep.Ablation = res
 	rep.Verdict = ablationVerdict(res)
 	return nil
+}
+
+// customersBefore returns BTYDCustomersFromLog(tr.log, cutoff, the Spec's
+// purchase events) without reading the Log again when it can: for a cutoff
+// at midnight UTC, no later than T, the purchase days before it are those
+// of the purchasers before T (read once by fitValue) up to the day before,
+// every day whole.
+func (tr *trainer) customersBefore(cutoff time.Time) ([]BTYDCustomer, error) {
+	if tr.purchasers == nil || !cutoff.Equal(cutoff.Truncate(24*time.Hour)) || cutoff.After(tr.asOf) {
+		return BTYDCustomersFromLog(tr.log, cutoff, tr.spec.PurchaseEvents)
+	}
+	d := BTYDDay(cutoff)
+	var out []BTYDCustomer
+	for _, c := range tr.purchasers {
+		n, _ := slices.BinarySearch(c.Days, d)
+		if n == 0 {
+			continue
+		}
+		out = append(out, BTYDCustomer{ID: c.ID, Days: c.Days[:n:n], Amounts: c.Amounts[:n:n]})
+	}
+	return out, nil
 }
 
 // btydReason shortens a BTYD fit error for the report: the innermost
