@@ -90,4 +90,17 @@ func BenchmarkTrees(b *testing.B) {
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 		})
 	}
+	// Margins walks all rows through each tree in blocks.
+	b.Run("Margins", func(b *testing.B) {
+		rows := make([][]float64, X.Rows)
+		for i := range rows {
+			rows[i] = X.Row(i)
+		}
+		out := make([]float64, X.Rows)
+		b.ReportAllocs()
+		for b.Loop() {
+			tr.Margins(rows, out)
+		}
+		b.ReportMetric(float64(b.N)*float64(X.Rows)/b.Elapsed().Seconds(), "rows/s")
+	})
 }

@@ -940,23 +940,47 @@ func (tr *trainer) calibrate(target string, f *fitted, tune, sel *rowSet, like *
 // predictRaw returns the uncalibrated probability of every row of x.
 func (tr *trainer) predictRaw(c *model.Classifier, x *Matrix) []float64 {
 	out := make([]float64, x.Rows)
-	parallelRows(x.Rows, tr.cfg.Workers, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			out[i] = c.Raw(x.Row(i), nil)
-		}
-	})
+	rawRows(c, x.Rows, func(i int) []float64 { return x.Row(i) }, out, tr.cfg.Workers)
 	return out
 }
 
 // predictVectors returns the calibrated probability of every vector.
 func (tr *trainer) predictVectors(c *model.Classifier, vs []features.Vector) []float64 {
 	out := make([]float64, len(vs))
-	parallelRows(len(vs), tr.cfg.Workers, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			out[i] = c.Calibration.Apply(c.Raw(vs[i].Values, nil))
+	rawRows(c, len(vs), func(i int) []float64 { return vs[i].Values }, out, tr.cfg.Workers)
+	for i := range out {
+		out[i] = c.Calibration.Apply(out[i])
+	}
+	return out
+}
+
+// rawChunk is the number of rows rawRows hands Trees.Margins at a time.
+const rawChunk = 4096
+
+// rawRows sets out[i] to c.Raw(row(i), nil) for i < n on workers
+// goroutines, the trees' margins a chunk of rows at a time
+// (model.Trees.Margins, the same bits as one row at a time).
+func rawRows(c *model.Classifier, n int, row func(i int) []float64, out []float64, workers int) {
+	if c.Kind != model.KindGBDT {
+		parallelRows(n, workers, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				out[i] = c.Raw(row(i), nil)
+			}
+		})
+		return
+	}
+	gbParallel(workers, (n+rawChunk-1)/rawChunk, func(k int) {
+		lo, hi := k*rawChunk, min((k+1)*rawChunk, n)
+		rows := make([][]float64, hi-lo)
+		for i := range rows {
+			rows[i] = row(lo + i)
+		}
+		m := out[lo:hi]
+		c.Trees.Margins(rows, m)
+		for i, z := range m {
+			m[i] = model.Sigmoid(z)
 		}
 	})
-	return out
 }
 
 // predict returns the calibrated probability of every row of x.
@@ -1107,13 +1131,7 @@ func (tr *trainer) finish(ctx context.Context, churn, prop *targetOutcome) (*Res
 		return nil, fmt.Errorf("training: scoring snapshot %s: %w", day(tr.asOf), err)
 	}
 	// Risk bands cut the production model's probabilities at T.
-	pT := make([]float64, len(ds.Vectors))
-	parallelRows(len(pT), tr.cfg.Workers, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			pT[i] = m.Churn.Prob(ds.Vectors[i].Values)
-		}
-	})
-	m.Bands = DeriveBands(pT)
+	m.Bands = DeriveBands(tr.predictVectors(m.Churn, ds.Vectors))
 
 	m.Metrics = map[string]float64{
 		"churn_auc_oot":         churn.oot.AUC,
