@@ -18,12 +18,13 @@ export RUN_USERS RUN_DAYS RUN_SEED RUN_HORIZON RUN_ADDR
 # make sklearn-check: the fixed history its README figures were measured on.
 CHECK_EVENTS := run/sample_events.csv
 
-.PHONY: help build test bench fuzz fmt lint run cover clean sklearn-check
+.PHONY: help build test bench bench-serve fuzz fmt lint run cover clean sklearn-check
 
 help:
 	@echo "build  compile bin/lapse with version $(VERSION) ($(COMMIT))"
 	@echo "test   go vet, every test with -race, then every test without it"
 	@echo "bench  every benchmark once, output in bench.txt"
+	@echo "bench-serve  the serving load test (installs wrk), output in bench-serve.txt"
 	@echo "fuzz   every fuzz target for FUZZTIME=$(FUZZTIME)"
 	@echo "fmt    fail when gofmt would change a file"
 	@echo "lint   go vet and the import-direction check"
@@ -46,6 +47,14 @@ test:
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./... | tee bench.txt
+
+# The serving load test of the README: wrk (Debian's package, installed if
+# missing) against lapse on a 1M-user store and a bare gin handler.
+bench-serve:
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk) || \
+		(sudo apt-get update -qq && sudo apt-get install -y -qq wrk)
+	($(GO) test ./cmd/lapse -run='^$$' -bench='BenchmarkServeLoad' -benchtime=1x -v && \
+	 $(GO) test ./cmd/lapse -run='^$$' -bench='BenchmarkGetUserHandler' -benchtime=3s) | tee bench-serve.txt
 
 # Every Fuzz target of every package, one at a time (go test -fuzz takes one
 # target and one package per run).
@@ -87,4 +96,4 @@ cover:
 	$(GO) tool cover -func=bin/cover.out | tail -n 1
 
 clean:
-	rm -rf bin run bench.txt
+	rm -rf bin run bench.txt bench-serve.txt
