@@ -262,8 +262,23 @@ end
 // /v1/users/{id} through the handler (no network), on the store trained on
 // the committed sample: state decode, vector, both classifiers, reasons,
 // segments, customer values and the JSON answer.
+//
+// LAPSE_BENCH_STORE=FILE measures a store of your own instead (e.g. the
+// run/lapse.db of make run); it is copied, never written.
 func BenchmarkGetUserHandler(b *testing.B) {
-	db := trainedStore(b)
+	var db string
+	if src := os.Getenv("LAPSE_BENCH_STORE"); src != "" {
+		data, err := os.ReadFile(src)
+		if err != nil {
+			b.Fatal(err)
+		}
+		db = filepath.Join(b.TempDir(), "copy.db")
+		if err := os.WriteFile(db, data, 0o600); err != nil {
+			b.Fatal(err)
+		}
+	} else {
+		db = trainedStore(b)
+	}
 	st, err := store.Open(db, nil)
 	if err != nil {
 		b.Fatal(err)
