@@ -45,6 +45,8 @@ type isoNode struct {
 	Threshold   float64
 	Left, Right int32
 	Size        int32
+	// Path is avgPath(Size), the expected rest of the path below a leaf.
+	Path float64
 }
 
 // isoForest is a fitted isolation forest.
@@ -72,7 +74,7 @@ func fitIsoForest(x *Matrix, nTrees, psi int, seed uint64) *isoForest {
 		var grow func(rows []int, depth int) int32
 		grow = func(rows []int, depth int) int32 {
 			k := int32(len(nodes))
-			nodes = append(nodes, isoNode{Feature: -1, Size: int32(len(rows))})
+			nodes = append(nodes, isoNode{Feature: -1, Size: int32(len(rows)), Path: avgPath(float64(len(rows)))})
 			if depth >= limit || len(rows) <= 1 {
 				return k
 			}
@@ -147,7 +149,7 @@ func (f *isoForest) score(row []float64) float64 {
 			}
 			depth++
 		}
-		sum += depth + avgPath(float64(nodes[k].Size))
+		sum += depth + nodes[k].Path
 	}
 	return math.Pow(2, -sum/float64(len(f.trees))/avgPath(float64(f.psi)))
 }

@@ -86,6 +86,9 @@ type rowSet struct {
 	x     Matrix
 	churn []float64
 	prop  []float64
+	// total is the number of rows the set was sampled from (evalSet);
+	// len(refs) when it was not.
+	total int
 }
 
 // label returns the labels of the target ("churn" or "propensity").
@@ -105,13 +108,6 @@ func (r *rowSet) positives(target string) int {
 		}
 	}
 	return n
-}
-
-// gather builds the rowSet of the rows of snaps (indices into snaps) that
-// keep accepts. Rows are ordered by snapshot, then by user id, so the
-// result is deterministic.
-func gather(snaps []*snapshot, which []int, keep func(s *snapshot, i int) bool) *rowSet {
-	return rowsOf(snaps, selectRows(snaps, which, keep))
 }
 
 // selectRows returns the rows of snaps (indices into snaps) that keep
@@ -139,8 +135,8 @@ func selectRows(snaps []*snapshot, which []int, keep func(s *snapshot, i int) bo
 }
 
 // rowsOf builds the rowSet of refs, in that order: their raw feature values
-// and both labels.
-func rowsOf(snaps []*snapshot, refs []rowRef) *rowSet {
+// and both labels, copied on workers goroutines.
+func rowsOf(snaps []*snapshot, refs []rowRef, workers int) *rowSet {
 	cols := 0
 	if len(snaps) > 0 {
 		cols = len(snaps[0].ds.Spec.Features)
@@ -150,13 +146,17 @@ func rowsOf(snaps []*snapshot, refs []rowRef) *rowSet {
 		x:     NewMatrix(len(refs), cols),
 		churn: make([]float64, len(refs)),
 		prop:  make([]float64, len(refs)),
+		total: len(refs),
 	}
-	for row, ref := range refs {
-		s := snaps[ref.s]
-		copy(r.x.Data[row*cols:(row+1)*cols], s.ds.Vectors[ref.i].Values)
-		r.churn[row] = b2f(s.ds.Churn[ref.i])
-		r.prop[row] = b2f(s.ds.Propensity[ref.i])
-	}
+	parallelRows(len(refs), workers, func(lo, hi int) {
+		for row := lo; row < hi; row++ {
+			ref := refs[row]
+			s := snaps[ref.s]
+			copy(r.x.Data[row*cols:(row+1)*cols], s.ds.Vectors[ref.i].Values)
+			r.churn[row] = b2f(s.ds.Churn[ref.i])
+			r.prop[row] = b2f(s.ds.Propensity[ref.i])
+		}
+	})
 	return r
 }
 

@@ -976,6 +976,12 @@ func SegmentUsers(names []string, x *Matrix, users []string, cutoff time.Time, r
 		return nil, fmt.Errorf("training: segment users: %d names, %d users, %d probabilities for a %d×%d matrix: %w",
 			len(names), len(users), len(churnProb), x.Rows, x.Cols, ErrShape)
 	}
+	return segmentRows(names, x.Rows, x.Row, users, cutoff, rules, churnProb)
+}
+
+// segmentRows is SegmentUsers on n rows given by row (each of len(names)
+// values), so that a snapshot's vectors need not be copied into a Matrix.
+func segmentRows(names []string, n int, row func(i int) []float64, users []string, cutoff time.Time, rules SegmentRules, churnProb []float64) (*Segmentation, error) {
 	index := make(map[string]int, len(names))
 	for j, n := range names {
 		index[n] = j
@@ -994,7 +1000,7 @@ func SegmentUsers(names []string, x *Matrix, users []string, cutoff time.Time, r
 	}
 	s := &Segmentation{Cutoff: cutoff, Users: slices.Clone(users)}
 	add := func(fam string, order []string) []string {
-		l := make([]string, x.Rows)
+		l := make([]string, n)
 		s.Families = append(s.Families, FamilyLabels{Family: fam, Order: slices.Clone(order), Labels: l})
 		return l
 	}
@@ -1022,13 +1028,13 @@ func SegmentUsers(names []string, x *Matrix, users []string, cutoff time.Time, r
 			cCols = append(cCols, col(f))
 		}
 	}
-	kmParallel(x.Rows, runtime.GOMAXPROCS(0), func(lo, hi, _ int) {
+	kmParallel(n, runtime.GOMAXPROCS(0), func(lo, hi, _ int) {
 		// The cluster assignment of model.Clusters.Assign (a missing column
 		// is NaN, imputed with the training mean), without its allocations.
 		v := make([]float64, len(cCols))
 		z := make([]float64, len(cCols))
 		for i := lo; i < hi; i++ {
-			row := x.Row(i)
+			row := row(i)
 			if cluster != nil {
 				for c, j := range cCols {
 					v[c] = val(row, j)

@@ -283,6 +283,38 @@ type trainer struct {
 	// purchasers are the purchase histories before T (fitValue), which
 	// customersBefore cuts at earlier cutoffs.
 	purchasers []BTYDCustomer
+	// sets holds the row sets both targets use, by name (rowSet).
+	sets map[string]*rowSet
+}
+
+// rowSet returns the row set named key, building it from refs the first
+// time: the churn and propensity models are fitted and evaluated on the
+// same rows.
+func (tr *trainer) rowSet(key string, refs func() []rowRef) *rowSet {
+	if r, ok := tr.sets[key]; ok {
+		return r
+	}
+	if tr.sets == nil {
+		tr.sets = map[string]*rowSet{}
+	}
+	r := rowsOf(tr.snaps, refs(), tr.cfg.Workers)
+	tr.sets[key] = r
+	return r
+}
+
+// evalSet is rowSet for an evaluation set: the rows all returns, sampled by
+// evalRefs, with total set to their number before sampling.
+func (tr *trainer) evalSet(key string, all func() []rowRef) *rowSet {
+	total := 0
+	r := tr.rowSet(key, func() []rowRef {
+		refs := all()
+		total = len(refs)
+		return tr.evalRefs(refs)
+	})
+	if total > 0 {
+		r.total = total
+	}
+	return r
 }
 
 // progress writes one progress line.
@@ -351,6 +383,7 @@ func Train(ctx context.Context, log *features.Log, cfg *Config) (*Result, error)
 	} else {
 		tr.note("propensity", "propensity model skipped: target event %q does not occur in the data", tr.spec.TargetEvent)
 	}
+	tr.sets = nil // the row sets are no longer needed
 	return tr.finish(ctx, churn, prop)
 }
 
@@ -554,26 +587,31 @@ func (tr *trainer) hasTarget() bool {
 // behaves like a bot, a test or a bulk account does so at every cutoff.
 func (tr *trainer) screenAnomalies() {
 	tr.progress("screening for anomalous users (isolation forest, %d trees)", isoTrees)
-	rows := gather(tr.snaps, tr.fitting[len(tr.fitting)-1:], allRows)
-	x := rows.x
-	pre := NewMatrix(x.Rows, x.Cols)
-	for i := range x.Rows {
-		r, o := x.Row(i), pre.Row(i)
-		for j, v := range r {
-			if tr.kinds[j] == model.KindLog1p {
-				o[j] = model.FeatureTransform{Kind: model.KindLog1p}.Pre(v)
-			} else {
-				o[j] = v
+	last := tr.fitting[len(tr.fitting)-1]
+	vs := tr.snaps[last].ds.Vectors
+	log1p := make([]bool, len(tr.kinds))
+	for j, k := range tr.kinds {
+		log1p[j] = k == model.KindLog1p
+	}
+	pre := NewMatrix(len(vs), len(tr.names))
+	parallelRows(pre.Rows, tr.cfg.Workers, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			o := pre.Row(i)
+			for j, v := range vs[i].Values {
+				if log1p[j] {
+					o[j] = model.FeatureTransform{Kind: model.KindLog1p}.Pre(v)
+				} else {
+					o[j] = v
+				}
 			}
 		}
-	}
+	})
 	forest := fitIsoForest(&pre, isoTrees, isoSample, tr.cfg.Seed)
 	scores := forest.scores(&pre, tr.cfg.Workers)
 	flagged := flagAnomalies(scores, AnomalyThreshold, anomalyMaxShare)
 	users := map[string]float64{}
 	for _, i := range flagged {
-		ref := rows.refs[i]
-		id := tr.snaps[ref.s].ds.Vectors[ref.i].UserID
+		id := vs[i].UserID
 		users[id] = max(users[id], scores[i])
 	}
 	ids := make([]string, 0, len(users))
@@ -591,7 +629,7 @@ func (tr *trainer) screenAnomalies() {
 		Trees:           isoTrees,
 		SampleSize:      isoSample,
 		Threshold:       AnomalyThreshold,
-		Scored:          x.Rows,
+		Scored:          pre.Rows,
 		Flagged:         len(ids),
 		ExcludedFromFit: tr.cfg.ExcludeAnomalies,
 		Examples:        []string{},
@@ -672,14 +710,14 @@ func (tr *trainer) classCheck(target string, names []string, sets []*rowSet) ([]
 // snapshots, chooses one, evaluates it out of time, on the held-out users
 // and in the backtest, and refits the production classifier.
 func (tr *trainer) target(ctx context.Context, target string) (*targetOutcome, error) {
-	fit := rowsOf(tr.snaps, tr.capRefs(selectRows(tr.snaps, tr.fitting, byRole(tr.excluded, roleFit)), tr.cfg.MaxFitRows))
-	tune := gather(tr.snaps, tr.fitting, byRole(nil, roleTune))
-	sel := gather(tr.snaps, tr.fitting, byRole(nil, roleSelect))
+	fit := tr.rowSet("fit", func() []rowRef {
+		return tr.capRefs(selectRows(tr.snaps, tr.fitting, byRole(tr.excluded, roleFit)), tr.cfg.MaxFitRows)
+	})
+	tune := tr.rowSet("tune", func() []rowRef { return selectRows(tr.snaps, tr.fitting, byRole(nil, roleTune)) })
+	sel := tr.rowSet("select", func() []rowRef { return selectRows(tr.snaps, tr.fitting, byRole(nil, roleSelect)) })
 	// The evaluation sets, capped at MaxEvalRows by user hash.
-	ootAll := selectRows(tr.snaps, []int{tr.oot}, allRows)
-	oot := rowsOf(tr.snaps, tr.evalRefs(ootAll))
-	heldAll := selectRows(tr.snaps, tr.fitting, byRole(nil, roleHeldOut))
-	held := rowsOf(tr.snaps, tr.evalRefs(heldAll))
+	oot := tr.evalSet("oot", func() []rowRef { return selectRows(tr.snaps, []int{tr.oot}, allRows) })
+	held := tr.evalSet("held", func() []rowRef { return selectRows(tr.snaps, tr.fitting, byRole(nil, roleHeldOut)) })
 	checks, err := tr.classCheck(target, []string{"fitting", "tuning", "selection", "out-of-time", "held-out-user"},
 		[]*rowSet{fit, tune, sel, oot, held})
 	tr.report().Checks = append(tr.report().Checks, checks...)
@@ -735,10 +773,10 @@ func (tr *trainer) target(ctx context.Context, target string) (*targetOutcome, e
 			ootP[k] = out.ootProb[ref.i]
 		}
 	}
-	if out.oot, err = tr.taskEval(target, out.chosen.clf, oot, ootP, rate, rules, len(ootAll)); err != nil {
+	if out.oot, err = tr.taskEval(target, out.chosen.clf, oot, ootP, rate, rules, oot.total); err != nil {
 		return nil, fmt.Errorf("training: %s out-of-time evaluation: %w", target, err)
 	}
-	if out.held, err = tr.taskEval(target, out.chosen.clf, held, nil, rate, rules, len(heldAll)); err != nil {
+	if out.held, err = tr.taskEval(target, out.chosen.clf, held, nil, rate, rules, held.total); err != nil {
 		return nil, fmt.Errorf("training: %s held-out-user evaluation: %w", target, err)
 	}
 	if out.importance, err = tr.importance(out.chosen); err != nil {
@@ -755,8 +793,10 @@ func (tr *trainer) target(ctx context.Context, target string) (*targetOutcome, e
 	for k := range all {
 		all[k] = k
 	}
-	pfit := rowsOf(tr.snaps, tr.capRefs(selectRows(tr.snaps, all, byRole(tr.excluded, roleFit, roleHeldOut, roleSelect)), tr.cfg.MaxFitRows))
-	ptune := gather(tr.snaps, all, byRole(nil, roleTune))
+	pfit := tr.rowSet("production fit", func() []rowRef {
+		return tr.capRefs(selectRows(tr.snaps, all, byRole(tr.excluded, roleFit, roleHeldOut, roleSelect)), tr.cfg.MaxFitRows)
+	})
+	ptune := tr.rowSet("production tune", func() []rowRef { return selectRows(tr.snaps, all, byRole(nil, roleTune)) })
 	tr.progress("%s: refitting %s on %d rows of %d snapshots for production", target, out.chosen.clf.Kind, len(pfit.refs), len(all))
 	prod, err := tr.refit(ctx, target, out.chosen, pfit, ptune)
 	if err != nil {
@@ -1069,10 +1109,12 @@ func (tr *trainer) backtest(ctx context.Context, target string, chosen *fitted, 
 		if fitRows < 0 || fitRows > backtestMaxFitRows {
 			fitRows = backtestMaxFitRows
 		}
-		fit := rowsOf(tr.snaps, tr.capRefs(selectRows(tr.snaps, before, byRole(tr.excluded, roleFit, roleSelect)), fitRows))
-		tune := gather(tr.snaps, before, byRole(nil, roleTune))
-		evalAll := selectRows(tr.snaps, []int{k}, allRows)
-		eval := rowsOf(tr.snaps, tr.evalRefs(evalAll))
+		key := fmt.Sprintf("backtest %d ", k)
+		fit := tr.rowSet(key+"fit", func() []rowRef {
+			return tr.capRefs(selectRows(tr.snaps, before, byRole(tr.excluded, roleFit, roleSelect)), fitRows)
+		})
+		tune := tr.rowSet(key+"tune", func() []rowRef { return selectRows(tr.snaps, before, byRole(nil, roleTune)) })
+		eval := tr.evalSet(key+"eval", func() []rowRef { return selectRows(tr.snaps, []int{k}, allRows) })
 		// The tune rows only calibrate here (no choice is made), so both
 		// classes suffice; the fitting and evaluation rows need MinClass.
 		_, err := tr.classCheck(target, []string{"fitting", "evaluation"}, []*rowSet{fit, eval})
@@ -1088,7 +1130,7 @@ func (tr *trainer) backtest(ctx context.Context, target string, chosen *fitted, 
 		if err != nil {
 			return nil, fmt.Errorf("training: %s backtest at %s: %w", target, day(tr.snaps[k].cutoff), err)
 		}
-		te, err := tr.taskEval(target, f.clf, eval, nil, fit.mean(target), rules, len(evalAll))
+		te, err := tr.taskEval(target, f.clf, eval, nil, fit.mean(target), rules, eval.total)
 		if err != nil {
 			return nil, fmt.Errorf("training: %s backtest at %s: %w", target, day(tr.snaps[k].cutoff), err)
 		}
@@ -1120,7 +1162,7 @@ func (tr *trainer) finish(ctx context.Context, churn, prop *targetOutcome) (*Res
 
 	// Segment rules come from the T1 snapshot: the latest view of the
 	// users whose churn is known, all of it before T1.
-	ootRows := gather(tr.snaps, []int{tr.oot}, allRows)
+	ootRows := rowsOf(tr.snaps, selectRows(tr.snaps, []int{tr.oot}, allRows), tr.cfg.Workers)
 	if err := tr.segmentRules(ctx, m, ootRows); err != nil {
 		return nil, err
 	}
@@ -1152,6 +1194,7 @@ func (tr *trainer) finish(ctx context.Context, churn, prop *targetOutcome) (*Res
 		return nil, err
 	}
 
+	tr.progress("scoring %d users with reasons and segments", len(ds.Vectors))
 	scores := make([]UserScore, len(ds.Vectors))
 	errs := make([]error, len(ds.Vectors))
 	parallelRows(len(scores), tr.cfg.Workers, func(lo, hi int) {
@@ -1176,6 +1219,7 @@ func (tr *trainer) finish(ctx context.Context, churn, prop *targetOutcome) (*Res
 			return nil, err
 		}
 	}
+	tr.progress("segment health on %d snapshots", len(tr.snaps))
 	if err := tr.completeReport(m, churn, prop, len(ds.Vectors)); err != nil {
 		return nil, err
 	}

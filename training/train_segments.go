@@ -46,16 +46,16 @@ func (tr *trainer) segmentHealth(m *model.Model, evalClf *model.Classifier, ootP
 	rules := SegmentRules{Clusters: m.Clusters, RFM: m.RFM, Lifecycle: m.Lifecycle, Tiers: m.Tiers, Bands: m.Bands}
 	segs := make([]*Segmentation, len(tr.snaps))
 	for k, s := range tr.snaps {
-		r := gather(tr.snaps, []int{k}, allRows)
+		vs := s.ds.Vectors
 		p := ootProb
 		if k != tr.oot {
-			p = tr.predict(evalClf, &r.x)
+			p = tr.predictVectors(evalClf, vs)
 		}
-		users := make([]string, len(s.ds.Vectors))
-		for i, v := range s.ds.Vectors {
+		users := make([]string, len(vs))
+		for i, v := range vs {
 			users[i] = v.UserID
 		}
-		seg, err := SegmentUsers(tr.names, &r.x, users, s.cutoff, rules, p)
+		seg, err := segmentRows(tr.names, len(vs), func(i int) []float64 { return vs[i].Values }, users, s.cutoff, rules, p)
 		if err != nil {
 			return Segments{}, err
 		}
