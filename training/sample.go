@@ -10,6 +10,9 @@ const (
 	// evalSampleKey keys the subsample of oversized evaluation sets
 	// (evalSample): "evalsamp".
 	evalSampleKey = 0x6576616c73616d70
+	// lrTuneKey keys the rows the logistic λ is tuned on (lrTuneSample):
+	// "lrtunerw".
+	lrTuneKey = 0x6c7274756e657277
 )
 
 // DefaultMaxEvalRows caps the rows of every evaluation set (out of time,

@@ -864,9 +864,23 @@ func (tr *trainer) fitLogistic(ctx context.Context, target string, fit, tune, se
 		}
 		slices.Sort(grid)
 		slices.Reverse(grid)
+		// λ is chosen on at most lrTuneRows of the fitting rows (whole
+		// users by hash); the model is then fitted on all of them from
+		// that solution.
+		gx, gy := xt, y
+		sub := tr.lrTuneSample(fit)
+		if sub != nil {
+			m := NewMatrix(len(sub), xt.Cols)
+			gy = make([]float64, len(sub))
+			for k, i := range sub {
+				copy(m.Row(k), xt.Row(i))
+				gy[k] = y[i]
+			}
+			gx = &m
+		}
 		var scores []L2Score
 		for {
-			lr, scores, err = TuneL2(ctx, xt, y, nil, vt, tune.label(target), nil, grid, tr.lrOptions(0))
+			lr, scores, err = TuneL2(ctx, gx, gy, nil, vt, tune.label(target), nil, grid, tr.lrOptions(0))
 			if err == nil || !errors.Is(err, ErrNotConverged) || len(grid) == 1 {
 				break
 			}
@@ -879,6 +893,19 @@ func (tr *trainer) fitLogistic(ctx context.Context, target string, fit, tune, se
 		for _, s := range scores {
 			if s.LogLoss < best || (s.LogLoss == best && s.L2 > l2) {
 				best, l2 = s.LogLoss, s.L2
+			}
+		}
+		if sub != nil {
+			init := append(slices.Clone(lr.Weights), lr.Bias)
+			for try := 0; ; try++ {
+				lr, _, err = fitLogisticFrom(ctx, xt, y, nil, tr.lrOptions(l2), init)
+				if err == nil || !errors.Is(err, ErrNotConverged) || try == 3 {
+					break
+				}
+				l2 *= 10
+			}
+			if err != nil {
+				return nil, fmt.Errorf("training: %s logistic: %w", target, err)
 			}
 		}
 	} else {
@@ -899,6 +926,28 @@ func (tr *trainer) fitLogistic(ctx context.Context, target string, fit, tune, se
 	clf := &model.Classifier{Kind: model.KindLogistic, Transform: t, Logistic: lr, BaseRate: fit.mean(target)}
 	f := &fitted{clf: clf, l2: l2, fitRows: len(fit.refs)}
 	return f, tr.calibrate(target, f, tune, sel, like)
+}
+
+// lrTuneRows caps the fitting rows the logistic λ is chosen on: a λ grid
+// costs hundreds of passes over the rows, and the validation loss orders
+// the λ values the same well before the production row counts.
+const lrTuneRows = 50_000
+
+// lrTuneSample returns the positions in fit of the rows λ is tuned on,
+// about lrTuneRows of them by a keyed hash of the user id, or nil when
+// fit has at most lrTuneRows rows (all are used).
+func (tr *trainer) lrTuneSample(fit *rowSet) []int {
+	if len(fit.refs) <= lrTuneRows {
+		return nil
+	}
+	share := float64(lrTuneRows) / float64(len(fit.refs))
+	var idx []int
+	for i, ref := range fit.refs {
+		if userUnit(userID(tr.snaps, ref), tr.cfg.Seed^lrTuneKey) < share {
+			idx = append(idx, i)
+		}
+	}
+	return idx
 }
 
 // fitGBDT fits trees on fit with early stopping on tune (or like's number
