@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/lapse-dev/lapse/features"
@@ -284,44 +285,59 @@ type trainer struct {
 	// customersBefore cuts at earlier cutoffs.
 	purchasers []BTYDCustomer
 	// sets holds the row sets both targets use, by name (rowSet).
-	sets map[string]*rowSet
+	sets map[string]*cachedRows
+	// mu guards sets and progress while the targets run side by side.
+	mu sync.Mutex
 }
 
 // rowSet returns the row set named key, building it from refs the first
 // time: the churn and propensity models are fitted and evaluated on the
 // same rows.
 func (tr *trainer) rowSet(key string, refs func() []rowRef) *rowSet {
-	if r, ok := tr.sets[key]; ok {
-		return r
-	}
-	if tr.sets == nil {
-		tr.sets = map[string]*rowSet{}
-	}
-	r := rowsOf(tr.snaps, refs(), tr.cfg.Workers)
-	tr.sets[key] = r
-	return r
+	return tr.cachedSet(key, func() *rowSet { return rowsOf(tr.snaps, refs(), tr.cfg.Workers) })
 }
 
 // evalSet is rowSet for an evaluation set: the rows all returns, sampled by
 // evalRefs, with total set to their number before sampling.
 func (tr *trainer) evalSet(key string, all func() []rowRef) *rowSet {
-	total := 0
-	r := tr.rowSet(key, func() []rowRef {
+	return tr.cachedSet(key, func() *rowSet {
 		refs := all()
-		total = len(refs)
-		return tr.evalRefs(refs)
+		r := rowsOf(tr.snaps, tr.evalRefs(refs), tr.cfg.Workers)
+		r.total = len(refs)
+		return r
 	})
-	if total > 0 {
-		r.total = total
-	}
-	return r
 }
 
-// progress writes one progress line.
+// cachedSet returns the row set named key, built once by build even when
+// both targets ask at the same time.
+func (tr *trainer) cachedSet(key string, build func() *rowSet) *rowSet {
+	tr.mu.Lock()
+	if tr.sets == nil {
+		tr.sets = map[string]*cachedRows{}
+	}
+	e := tr.sets[key]
+	if e == nil {
+		e = &cachedRows{}
+		tr.sets[key] = e
+	}
+	tr.mu.Unlock()
+	e.once.Do(func() { e.rows = build() })
+	return e.rows
+}
+
+// cachedRows is one entry of trainer.sets.
+type cachedRows struct {
+	once sync.Once
+	rows *rowSet
+}
+
+// progress writes one progress line (safe for concurrent use).
 func (tr *trainer) progress(format string, args ...any) {
 	if tr.cfg.Progress == nil {
 		return
 	}
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
 	tr.step++
 	fmt.Fprintf(tr.cfg.Progress, "train: "+format+"\n", args...)
 }
@@ -365,20 +381,36 @@ func Train(ctx context.Context, log *features.Log, cfg *Config) (*Result, error)
 	}
 	tr.screenAnomalies()
 
-	churn, err := tr.target(ctx, targetChurn)
+	// The two targets are fitted side by side (each is a function of the
+	// data and seed alone; their checks are recorded in order below), so
+	// that one's serial steps overlap the other's parallel ones.
+	var churnChecks, propChecks []Check
+	var prop *targetOutcome
+	var propErr error
+	tctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	if tr.hasTarget() {
+		wg.Go(func() { prop, propErr = tr.target(tctx, targetPropensity, &propChecks) })
+	}
+	churn, err := tr.target(tctx, targetChurn, &churnChecks)
+	if err != nil {
+		cancel()
+	}
+	wg.Wait()
+	tr.report().Checks = append(tr.report().Checks, churnChecks...)
 	if err != nil {
 		return nil, err
 	}
-	var prop *targetOutcome
+	tr.report().Checks = append(tr.report().Checks, propChecks...)
 	if tr.hasTarget() {
-		prop, err = tr.target(ctx, targetPropensity)
 		var de *DataError
-		if errors.As(err, &de) {
+		if errors.As(propErr, &de) {
 			tr.note("propensity", "propensity model skipped: %s", strings.Join(de.Problems, "; "))
-			prop, err = nil, nil
+			prop, propErr = nil, nil
 		}
-		if err != nil {
-			return nil, err
+		if propErr != nil {
+			return nil, propErr
 		}
 	} else {
 		tr.note("propensity", "propensity model skipped: target event %q does not occur in the data", tr.spec.TargetEvent)
@@ -418,7 +450,12 @@ func day(t time.Time) string {
 
 // note records a warning as a failed, non-fatal check in the report.
 func (tr *trainer) note(name, format string, args ...any) {
-	tr.report().Checks = append(tr.report().Checks, Check{Name: name, Passed: false, Value: "", Need: "", Message: fmt.Sprintf(format, args...)})
+	tr.report().Checks = append(tr.report().Checks, noteCheck(name, format, args...))
+}
+
+// noteCheck is the failed, non-fatal check of a warning.
+func noteCheck(name, format string, args ...any) Check {
+	return Check{Name: name, Passed: false, Value: "", Need: "", Message: fmt.Sprintf(format, args...)}
 }
 
 // report returns the report under construction.
@@ -709,7 +746,7 @@ func (tr *trainer) classCheck(target string, names []string, sets []*rowSet) ([]
 // target fits both candidate kinds for one target on the fitting
 // snapshots, chooses one, evaluates it out of time, on the held-out users
 // and in the backtest, and refits the production classifier.
-func (tr *trainer) target(ctx context.Context, target string) (*targetOutcome, error) {
+func (tr *trainer) target(ctx context.Context, target string, checks *[]Check) (*targetOutcome, error) {
 	fit := tr.rowSet("fit", func() []rowRef {
 		return tr.capRefs(selectRows(tr.snaps, tr.fitting, byRole(tr.excluded, roleFit)), tr.cfg.MaxFitRows)
 	})
@@ -718,9 +755,9 @@ func (tr *trainer) target(ctx context.Context, target string) (*targetOutcome, e
 	// The evaluation sets, capped at MaxEvalRows by user hash.
 	oot := tr.evalSet("oot", func() []rowRef { return selectRows(tr.snaps, []int{tr.oot}, allRows) })
 	held := tr.evalSet("held", func() []rowRef { return selectRows(tr.snaps, tr.fitting, byRole(nil, roleHeldOut)) })
-	checks, err := tr.classCheck(target, []string{"fitting", "tuning", "selection", "out-of-time", "held-out-user"},
+	cc, err := tr.classCheck(target, []string{"fitting", "tuning", "selection", "out-of-time", "held-out-user"},
 		[]*rowSet{fit, tune, sel, oot, held})
-	tr.report().Checks = append(tr.report().Checks, checks...)
+	*checks = append(*checks, cc...)
 	if err != nil {
 		return nil, err
 	}
@@ -782,7 +819,7 @@ func (tr *trainer) target(ctx context.Context, target string) (*targetOutcome, e
 	if out.importance, err = tr.importance(out.chosen); err != nil {
 		return nil, err
 	}
-	if out.backtest, err = tr.backtest(ctx, target, out.chosen, rules); err != nil {
+	if out.backtest, err = tr.backtest(ctx, target, out.chosen, rules, checks); err != nil {
 		return nil, err
 	}
 	out.backtest[tr.oot] = NewBacktestMetrics(out.oot)
@@ -1147,7 +1184,7 @@ func (tr *trainer) importance(f *fitted) (*FeatureImportance, error) {
 // before each fitting snapshot k >= 1 (fit and select users; calibrated on
 // the tune users) and evaluates it on all of k's users. T1 is the
 // out-of-time evaluation itself and is added by the caller.
-func (tr *trainer) backtest(ctx context.Context, target string, chosen *fitted, rules model.RFMRules) (map[int]*BacktestMetrics, error) {
+func (tr *trainer) backtest(ctx context.Context, target string, chosen *fitted, rules model.RFMRules, checks *[]Check) (map[int]*BacktestMetrics, error) {
 	pts := map[int]*BacktestMetrics{}
 	for k := 1; k < tr.oot; k++ {
 		before := make([]int, k)
@@ -1171,7 +1208,7 @@ func (tr *trainer) backtest(ctx context.Context, target string, chosen *fitted, 
 			err = fmt.Errorf("the tuning rows hold one class")
 		}
 		if err != nil {
-			tr.note("backtest_"+target, "%s backtest at %s skipped: %v", target, day(tr.snaps[k].cutoff), err)
+			*checks = append(*checks, noteCheck("backtest_"+target, "%s backtest at %s skipped: %v", target, day(tr.snaps[k].cutoff), err))
 			continue
 		}
 		tr.progress("%s: backtest at %s", target, day(tr.snaps[k].cutoff))
@@ -1211,18 +1248,28 @@ func (tr *trainer) finish(ctx context.Context, churn, prop *targetOutcome) (*Res
 
 	// Segment rules come from the T1 snapshot: the latest view of the
 	// users whose churn is known, all of it before T1.
+	// The scoring snapshot at T is built meanwhile.
+	var ds *features.Dataset
+	var dsErr error
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		tr.progress("building the scoring snapshot at %s", day(tr.asOf))
+		ds, dsErr = tr.log.Build(features.BuilderConfig{Cutoff: tr.asOf, DataEnd: tr.asOf, Spec: tr.spec, Workers: tr.cfg.Workers})
+		if dsErr == nil {
+			// Risk bands cut the production model's probabilities at T.
+			m.Bands = DeriveBands(tr.predictVectors(m.Churn, ds.Vectors))
+		}
+	})
 	ootRows := rowsOf(tr.snaps, selectRows(tr.snaps, []int{tr.oot}, allRows), tr.cfg.Workers)
-	if err := tr.segmentRules(ctx, m, ootRows); err != nil {
+	err = tr.segmentRules(ctx, m, ootRows)
+	ootRows = nil
+	wg.Wait()
+	if err != nil {
 		return nil, err
 	}
-
-	tr.progress("scoring the users eligible at %s", day(tr.asOf))
-	ds, err := tr.log.Build(features.BuilderConfig{Cutoff: tr.asOf, DataEnd: tr.asOf, Spec: tr.spec, Workers: tr.cfg.Workers})
-	if err != nil {
-		return nil, fmt.Errorf("training: scoring snapshot %s: %w", day(tr.asOf), err)
+	if dsErr != nil {
+		return nil, fmt.Errorf("training: scoring snapshot %s: %w", day(tr.asOf), dsErr)
 	}
-	// Risk bands cut the production model's probabilities at T.
-	m.Bands = DeriveBands(tr.predictVectors(m.Churn, ds.Vectors))
 
 	m.Metrics = map[string]float64{
 		"churn_auc_oot":         churn.oot.AUC,
@@ -1243,23 +1290,40 @@ func (tr *trainer) finish(ctx context.Context, churn, prop *targetOutcome) (*Res
 		return nil, err
 	}
 
-	tr.progress("scoring %d users with reasons and segments", len(ds.Vectors))
-	scores := make([]UserScore, len(ds.Vectors))
-	errs := make([]error, len(ds.Vectors))
-	parallelRows(len(scores), tr.cfg.Workers, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			p, err := m.Score(ds.Vectors[i].Values)
-			scores[i], errs[i] = UserScore{UserID: ds.Vectors[i].UserID, Prediction: p}, err
+	// Scoring, the P(alive) ablation and the segment health depend on the
+	// finished model only, not on each other; they run side by side and
+	// write disjoint parts of the report.
+	var scores []UserScore
+	var scoreErr, ablationErr, healthErr error
+	var health Segments
+	wg.Go(func() {
+		tr.progress("scoring %d users with reasons and segments", len(ds.Vectors))
+		scores = make([]UserScore, len(ds.Vectors))
+		errs := make([]error, len(ds.Vectors))
+		parallelRows(len(scores), tr.cfg.Workers, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				p, err := m.Score(ds.Vectors[i].Values)
+				scores[i], errs[i] = UserScore{UserID: ds.Vectors[i].UserID, Prediction: p}, err
+			}
+		})
+		if err := errors.Join(errs...); err != nil {
+			scoreErr = fmt.Errorf("training: score: %w", err)
+			return
+		}
+		scoreErr = tr.scoreValues(ctx, m, scores)
+	})
+	wg.Go(func() { ablationErr = tr.ablation(ctx, churn) })
+	wg.Go(func() {
+		tr.progress("segment health on %d snapshots", len(tr.snaps))
+		if health, healthErr = tr.segmentHealth(m, churn.chosen.clf, churn.ootProb); healthErr != nil {
+			healthErr = fmt.Errorf("training: segment health: %w", healthErr)
 		}
 	})
-	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("training: score: %w", err)
-	}
-	if err := tr.scoreValues(ctx, m, scores); err != nil {
-		return nil, err
-	}
-	if err := tr.ablation(ctx, churn); err != nil {
-		return nil, err
+	wg.Wait()
+	for _, err := range []error{scoreErr, ablationErr, healthErr} {
+		if err != nil {
+			return nil, err
+		}
 	}
 	res := &Result{Model: m, Scores: scores}
 	if tr.cfg.Replay != nil {
@@ -1268,8 +1332,7 @@ func (tr *trainer) finish(ctx context.Context, churn, prop *targetOutcome) (*Res
 			return nil, err
 		}
 	}
-	tr.progress("segment health on %d snapshots", len(tr.snaps))
-	if err := tr.completeReport(m, churn, prop, len(ds.Vectors)); err != nil {
+	if err := tr.completeReport(m, churn, prop, len(ds.Vectors), health); err != nil {
 		return nil, err
 	}
 	m.CreatedAt = tr.cfg.Now().UTC()
@@ -1279,7 +1342,7 @@ func (tr *trainer) finish(ctx context.Context, churn, prop *targetOutcome) (*Res
 }
 
 // completeReport fills the parts of the report that need the final model.
-func (tr *trainer) completeReport(m *model.Model, churn, prop *targetOutcome, scored int) error {
+func (tr *trainer) completeReport(m *model.Model, churn, prop *targetOutcome, scored int, seg Segments) error {
 	r := tr.report()
 	r.SchemaVersion = ReportSchemaVersion
 	r.ModelVersion = m.Version
@@ -1358,10 +1421,6 @@ func (tr *trainer) completeReport(m *model.Model, churn, prop *targetOutcome, sc
 			FirstEvent: tr.log.MinTime(), LastEvent: tr.log.MaxTime(),
 			BadRowsByReason: map[string]int64{}, EventTypes: map[string]int64{},
 		}
-	}
-	seg, err := tr.segmentHealth(m, churn.chosen.clf, churn.ootProb)
-	if err != nil {
-		return fmt.Errorf("training: segment health: %w", err)
 	}
 	r.Segments = seg
 	r.Rules = Rules{RiskBands: m.Bands, Lifecycle: m.Lifecycle, RFM: m.RFM, UsageTiers: m.Tiers}
