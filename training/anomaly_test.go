@@ -1,6 +1,7 @@
 package training
 
 import (
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -105,5 +106,41 @@ func TestAvgPath(t *testing.T) {
 		if got := avgPath(tc.n); got-tc.want > 1e-6 || tc.want-got > 1e-6 {
 			t.Errorf("c(%v) = %.9f, want %.9f", tc.n, got, tc.want)
 		}
+	}
+}
+
+// TestIsoScoresMatchScore checks that the blocked walk of scores gives the
+// one-row score's bits, for row counts around its block and four-row step,
+// with repeated values (thresholds between them), NaN and infinities, on
+// one and two workers.
+func TestIsoScoresMatchScore(t *testing.T) {
+	x, _ := trOutliers(900, 9, 4)
+	r := rand.New(rand.NewPCG(8, 8))
+	for i := range x.Rows {
+		row := x.Row(i)
+		switch r.IntN(20) {
+		case 0:
+			row[r.IntN(4)] = math.NaN()
+		case 1:
+			row[r.IntN(4)] = math.Inf(1 - 2*r.IntN(2))
+		case 2:
+			row[r.IntN(4)] = 0
+		}
+	}
+	f := fitIsoForest(x, 20, 64, 3)
+	for _, n := range []int{0, 1, 3, 4, 5, 63, 64, 65, x.Rows} {
+		sub := NewMatrix(n, x.Cols)
+		copy(sub.Data, x.Data[:n*x.Cols])
+		for _, w := range []int{1, 2} {
+			got := f.scores(&sub, w)
+			for i := range n {
+				if want := f.score(sub.Row(i)); math.Float64bits(got[i]) != math.Float64bits(want) {
+					t.Fatalf("rows %d workers %d: scores[%d] = %v, score = %v", n, w, i, got[i], want)
+				}
+			}
+		}
+	}
+	if got := (&isoForest{}).scores(x, 2); got[0] != 0.5 {
+		t.Errorf("empty forest: score %v, want 0.5", got[0])
 	}
 }

@@ -1021,9 +1021,12 @@ func (f *gbFit) gradients(raw []float64, gh []gbGrad) (loss, G, H float64) {
 		var l, sg, sh float64
 		for i := lo; i < hi; i++ {
 			z, y, w := raw[i], f.y[i], f.w[i]
-			// One exponential serves the sigmoid and the loss.
+			// One exponential serves the sigmoid and the loss. The loss is
+			// only reported (TrainLoss), so log(1+e) stands in for the
+			// slower log1p: for e in (0, 1] they differ by less than 1e-16
+			// in absolute terms.
 			e := math.Exp(-math.Abs(z))
-			p, sp := 1/(1+e), math.Log1p(e)
+			p, sp := 1/(1+e), math.Log(1+e)
 			if z < 0 {
 				p = e / (1 + e)
 			} else {

@@ -762,15 +762,22 @@ func (tr *trainer) target(ctx context.Context, target string, checks *[]Check) (
 		return nil, err
 	}
 	out := &targetOutcome{target: target}
+	// The two candidates are fitted side by side.
+	var lr, gb *fitted
+	var lrErr, gbErr error
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		tr.progress("%s: fitting gradient-boosted trees on %d rows", target, len(fit.refs))
+		gb, gbErr = tr.fitGBDT(ctx, target, fit, tune, sel, nil)
+	})
 	tr.progress("%s: fitting logistic regression on %d rows", target, len(fit.refs))
-	lr, err := tr.fitLogistic(ctx, target, fit, tune, sel, nil)
-	if err != nil {
-		return nil, err
+	lr, lrErr = tr.fitLogistic(ctx, target, fit, tune, sel, nil)
+	wg.Wait()
+	if lrErr != nil {
+		return nil, lrErr
 	}
-	tr.progress("%s: fitting gradient-boosted trees on %d rows", target, len(fit.refs))
-	gb, err := tr.fitGBDT(ctx, target, fit, tune, sel, nil)
-	if err != nil {
-		return nil, err
+	if gbErr != nil {
+		return nil, gbErr
 	}
 	// Ties keep the logistic regression: simpler, and its reasons are exact.
 	other := gb
@@ -800,8 +807,45 @@ func (tr *trainer) target(ctx context.Context, target string, checks *[]Check) (
 	}
 	rules := tr.rfmRules(fit)
 	rate := fit.mean(target)
-	// Segment health needs the churn probability of every T1 user; the
-	// evaluation takes the sampled rows' among them.
+	// The evaluations, the backtest and the production refit are
+	// independent of each other and run side by side.
+	var evalErr, btErr, prodErr error
+	wg.Go(func() { evalErr = tr.evaluate(target, out, oot, held, rate, rules) })
+	wg.Go(func() { out.backtest, btErr = tr.backtest(ctx, target, out.chosen, rules, checks) })
+	var prod *fitted
+	wg.Go(func() {
+		// Production: every snapshot through T1, all roles but tune; the
+		// same kind and hyper-parameters; calibration on the tune users'
+		// rows.
+		all := make([]int, len(tr.snaps))
+		for k := range all {
+			all[k] = k
+		}
+		pfit := tr.rowSet("production fit", func() []rowRef {
+			return tr.capRefs(selectRows(tr.snaps, all, byRole(tr.excluded, roleFit, roleHeldOut, roleSelect)), tr.cfg.MaxFitRows)
+		})
+		ptune := tr.rowSet("production tune", func() []rowRef { return selectRows(tr.snaps, all, byRole(nil, roleTune)) })
+		tr.progress("%s: refitting %s on %d rows of %d snapshots for production", target, out.chosen.clf.Kind, len(pfit.refs), len(all))
+		if prod, prodErr = tr.refit(ctx, target, out.chosen, pfit, ptune); prodErr != nil {
+			prodErr = fmt.Errorf("training: %s production refit: %w", target, prodErr)
+		}
+	})
+	wg.Wait()
+	for _, err := range []error{evalErr, btErr, prodErr} {
+		if err != nil {
+			return nil, err
+		}
+	}
+	out.backtest[tr.oot] = NewBacktestMetrics(out.oot)
+	out.production = prod.clf
+	return out, nil
+}
+
+// evaluate sets out's out-of-time and held-out-user evaluations of the
+// chosen classifier (on the sampled rows oot and held; for churn also the
+// probabilities of every T1 user, which segment health needs) and its
+// feature importance.
+func (tr *trainer) evaluate(target string, out *targetOutcome, oot, held *rowSet, rate float64, rules model.RFMRules) error {
 	var ootP []float64
 	if target == targetChurn {
 		out.ootProb = tr.predictVectors(out.chosen.clf, tr.snaps[tr.oot].ds.Vectors)
@@ -810,37 +854,15 @@ func (tr *trainer) target(ctx context.Context, target string, checks *[]Check) (
 			ootP[k] = out.ootProb[ref.i]
 		}
 	}
+	var err error
 	if out.oot, err = tr.taskEval(target, out.chosen.clf, oot, ootP, rate, rules, oot.total); err != nil {
-		return nil, fmt.Errorf("training: %s out-of-time evaluation: %w", target, err)
+		return fmt.Errorf("training: %s out-of-time evaluation: %w", target, err)
 	}
 	if out.held, err = tr.taskEval(target, out.chosen.clf, held, nil, rate, rules, held.total); err != nil {
-		return nil, fmt.Errorf("training: %s held-out-user evaluation: %w", target, err)
+		return fmt.Errorf("training: %s held-out-user evaluation: %w", target, err)
 	}
-	if out.importance, err = tr.importance(out.chosen); err != nil {
-		return nil, err
-	}
-	if out.backtest, err = tr.backtest(ctx, target, out.chosen, rules, checks); err != nil {
-		return nil, err
-	}
-	out.backtest[tr.oot] = NewBacktestMetrics(out.oot)
-
-	// Production: every snapshot through T1, all roles but tune; the same
-	// kind and hyper-parameters; calibration on the tune users' rows.
-	all := make([]int, len(tr.snaps))
-	for k := range all {
-		all[k] = k
-	}
-	pfit := tr.rowSet("production fit", func() []rowRef {
-		return tr.capRefs(selectRows(tr.snaps, all, byRole(tr.excluded, roleFit, roleHeldOut, roleSelect)), tr.cfg.MaxFitRows)
-	})
-	ptune := tr.rowSet("production tune", func() []rowRef { return selectRows(tr.snaps, all, byRole(nil, roleTune)) })
-	tr.progress("%s: refitting %s on %d rows of %d snapshots for production", target, out.chosen.clf.Kind, len(pfit.refs), len(all))
-	prod, err := tr.refit(ctx, target, out.chosen, pfit, ptune)
-	if err != nil {
-		return nil, fmt.Errorf("training: %s production refit: %w", target, err)
-	}
-	out.production = prod.clf
-	return out, nil
+	out.importance, err = tr.importance(out.chosen)
+	return err
 }
 
 // refit fits like's kind with like's hyper-parameters and calibration
@@ -1185,8 +1207,14 @@ func (tr *trainer) importance(f *fitted) (*FeatureImportance, error) {
 // the tune users) and evaluates it on all of k's users. T1 is the
 // out-of-time evaluation itself and is added by the caller.
 func (tr *trainer) backtest(ctx context.Context, target string, chosen *fitted, rules model.RFMRules, checks *[]Check) (map[int]*BacktestMetrics, error) {
-	pts := map[int]*BacktestMetrics{}
-	for k := 1; k < tr.oot; k++ {
+	// The snapshots are backtested side by side; notes and errors are
+	// taken in snapshot order.
+	n := max(tr.oot-1, 0)
+	pts := make([]*BacktestMetrics, n)
+	notes := make([]*Check, n)
+	errs := make([]error, n)
+	gbParallel(n, n, func(i int) {
+		k := i + 1
 		before := make([]int, k)
 		for i := range before {
 			before[i] = i
@@ -1208,21 +1236,36 @@ func (tr *trainer) backtest(ctx context.Context, target string, chosen *fitted, 
 			err = fmt.Errorf("the tuning rows hold one class")
 		}
 		if err != nil {
-			*checks = append(*checks, noteCheck("backtest_"+target, "%s backtest at %s skipped: %v", target, day(tr.snaps[k].cutoff), err))
-			continue
+			c := noteCheck("backtest_"+target, "%s backtest at %s skipped: %v", target, day(tr.snaps[k].cutoff), err)
+			notes[i] = &c
+			return
 		}
 		tr.progress("%s: backtest at %s", target, day(tr.snaps[k].cutoff))
 		f, err := tr.refit(ctx, target, chosen, fit, tune)
 		if err != nil {
-			return nil, fmt.Errorf("training: %s backtest at %s: %w", target, day(tr.snaps[k].cutoff), err)
+			errs[i] = fmt.Errorf("training: %s backtest at %s: %w", target, day(tr.snaps[k].cutoff), err)
+			return
 		}
 		te, err := tr.taskEval(target, f.clf, eval, nil, fit.mean(target), rules, eval.total)
 		if err != nil {
-			return nil, fmt.Errorf("training: %s backtest at %s: %w", target, day(tr.snaps[k].cutoff), err)
+			errs[i] = fmt.Errorf("training: %s backtest at %s: %w", target, day(tr.snaps[k].cutoff), err)
+			return
 		}
-		pts[k] = NewBacktestMetrics(te)
+		pts[i] = NewBacktestMetrics(te)
+	})
+	out := map[int]*BacktestMetrics{}
+	for i := range n {
+		if errs[i] != nil {
+			return nil, errs[i]
+		}
+		if notes[i] != nil {
+			*checks = append(*checks, *notes[i])
+		}
+		if pts[i] != nil {
+			out[i+1] = pts[i]
+		}
 	}
-	return pts, nil
+	return out, nil
 }
 
 // finish derives the segments, assembles and versions the model, scores
