@@ -288,6 +288,12 @@ type trainer struct {
 	sets map[string]*cachedRows
 	// mu guards sets and progress while the targets run side by side.
 	mu sync.Mutex
+	// replay runs Config.Replay into stateB (or fails with stateErr) from
+	// the moment the Spec is learned, alongside everything else; states
+	// waits for it.
+	replay   sync.WaitGroup
+	stateB   *features.Builder
+	stateErr error
 }
 
 // rowSet returns the row set named key, building it from refs the first
@@ -370,6 +376,12 @@ func Train(ctx context.Context, log *features.Log, cfg *Config) (*Result, error)
 	if err != nil {
 		return nil, err
 	}
+	// Whatever way Train returns, the state replay is stopped and over.
+	ctx, stop := context.WithCancel(ctx)
+	defer func() {
+		stop()
+		tr.replay.Wait()
+	}()
 	if err := tr.cutoffs(); err != nil {
 		return nil, err
 	}
@@ -558,6 +570,7 @@ func (tr *trainer) buildSnapshots(ctx context.Context) error {
 		return err
 	}
 	tr.spec = tr.snaps[tr.oot].ds.Spec
+	tr.startReplay(ctx)
 	tr.names = tr.spec.Names()
 	tr.kinds = make([]string, len(tr.spec.Features))
 	for j, f := range tr.spec.Features {
@@ -1370,8 +1383,7 @@ func (tr *trainer) finish(ctx context.Context, churn, prop *targetOutcome) (*Res
 	}
 	res := &Result{Model: m, Scores: scores}
 	if tr.cfg.Replay != nil {
-		tr.progress("collecting user states as of %s", day(tr.asOf))
-		if res.States, err = tr.states(ctx, ds); err != nil {
+		if res.States, err = tr.states(ds); err != nil {
 			return nil, err
 		}
 	}
@@ -1501,15 +1513,32 @@ func setVersion(m *model.Model) error {
 	return nil
 }
 
-// states replays the input into a Builder at T and returns the State of
-// every scored user. A State depends on the Spec only through the
-// activity, purchase and target events and the longest window, which the
-// learned Spec shares with the template.
-func (tr *trainer) states(ctx context.Context, ds *features.Dataset) ([]UserState, error) {
+// startReplay starts replaying the input into a Builder at T, when
+// Config.Replay is set, for states. A State depends on the Spec only
+// through the activity, purchase and target events and the longest window,
+// which the learned Spec (tr.spec, so this runs once it is known) shares
+// with the template. The replay is one goroutine, mostly reading and
+// parsing when Replay reads files: it runs alongside the snapshots, the
+// fits and the scoring, which leave some of the cores idle at times.
+func (tr *trainer) startReplay(ctx context.Context) {
+	if tr.cfg.Replay == nil {
+		return
+	}
+	tr.progress("collecting user states as of %s (alongside the rest)", day(tr.asOf))
+	tr.replay.Go(func() { tr.stateB, tr.stateErr = tr.replayStates(ctx) })
+}
+
+// replayStates is startReplay's work.
+func (tr *trainer) replayStates(ctx context.Context) (*features.Builder, error) {
 	b, err := features.NewBuilder(features.BuilderConfig{Cutoff: tr.asOf, Spec: tr.spec})
 	if err != nil {
 		return nil, fmt.Errorf("training: states: %w", err)
 	}
+	// Replay may reuse the strings of its events; the Builder keeps the
+	// user ids and names it is given, so each is copied once: the last
+	// user's (events come grouped by user or session) and every name.
+	var last string
+	names := map[string]string{}
 	n := 0
 	err = tr.cfg.Replay(ctx, func(e *features.Event) error {
 		n++
@@ -1522,14 +1551,32 @@ func (tr *trainer) states(ctx context.Context, ds *features.Dataset) ([]UserStat
 			return nil
 		}
 		ev := *e
-		ev.UserID = strings.Clone(e.UserID)
-		ev.Name = strings.Clone(e.Name)
+		if e.UserID != last {
+			last = strings.Clone(e.UserID)
+		}
+		ev.UserID = last
+		name, ok := names[e.Name]
+		if !ok {
+			name = strings.Clone(e.Name)
+			names[name] = name
+		}
+		ev.Name = name
 		_ = b.Add(&ev) // rejected events were rejected by the Log too
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("training: states: replay: %w", err)
 	}
+	return b, nil
+}
+
+// states waits for the replay and returns the State of every user of ds.
+func (tr *trainer) states(ds *features.Dataset) ([]UserState, error) {
+	tr.replay.Wait()
+	if tr.stateErr != nil {
+		return nil, tr.stateErr
+	}
+	b := tr.stateB
 	out := make([]UserState, 0, len(ds.Vectors))
 	for _, v := range ds.Vectors {
 		st, ok := b.State(v.UserID)

@@ -4,16 +4,14 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"math"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"testing"
 	"time"
 
 	"github.com/lapse-dev/lapse/features"
+	"github.com/lapse-dev/lapse/internal/benchdata"
 )
 
 // Run with
@@ -25,63 +23,20 @@ import (
 // backtest for churn and propensity, the production refits, segments, and
 // a prediction with reasons for every user eligible at T.
 
-// trBenchLog generates n users over 180 days straight into a Log: each user
-// signs up in the first 120 days, is active on a day with probability a
-// (log-normal across users, mean about 0.12) until a churn day drawn with a
-// hazard that rises as their activity declines, with 1-3 events of three
-// types per active day and purchases with log-normal amounts on 8% of them.
-// About 11 events per user.
+// trBenchLog is benchdata's history of n users in a Log (about 13 events a
+// user over 180 days).
 func trBenchLog(tb testing.TB, n int, seed uint64) *features.Log {
 	tb.Helper()
-	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-	var log features.Log
-	names := []string{"session_start", "page_view", "feature_use"}
-	e := features.Event{}
-	for u := range n {
-		r := rand.New(rand.NewPCG(seed, uint64(u)))
-		id := "u" + strconv.Itoa(u)
-		signup := r.IntN(120)
-		a := math.Min(0.9, math.Exp(r.NormFloat64()*0.8-2.4))
-		life := int(r.ExpFloat64() * 40 / (1 + 3*a))
-		decline := life - 14
-		spend := math.Exp(r.NormFloat64()*0.5 + 3)
-		for d := signup; d < 180 && d < signup+life+120; d++ {
-			p := a
-			switch {
-			case d-signup > life && d-signup < life+60:
-				p = 0 // churned, may come back
-			case d-signup >= decline && d-signup <= life:
-				p = a / 3
-			}
-			if r.Float64() >= p {
-				continue
-			}
-			for k := range 1 + r.IntN(3) {
-				e = features.Event{UserID: id, Name: names[(k+d)%3], Time: start.Add(time.Duration(d)*24*time.Hour + time.Duration(r.IntN(86400))*time.Second)}
-				if err := log.Append(&e); err != nil {
-					tb.Fatal(err)
-				}
-			}
-			if r.Float64() < 0.08 {
-				e = features.Event{UserID: id, Name: "purchase", Time: start.Add(time.Duration(d)*24*time.Hour + 43200*time.Second), Amount: math.Round(spend*math.Exp(r.NormFloat64()*0.3)*100) / 100}
-				if err := log.Append(&e); err != nil {
-					tb.Fatal(err)
-				}
-			}
-		}
+	log, err := benchdata.Log(context.Background(), n, seed)
+	if err != nil {
+		tb.Fatal(err)
 	}
-	return &log
+	return log
 }
 
-// trBenchSpec has windows 7, 30 and 90 days and a vocabulary of 3 types:
-// 42 features with this data.
-func trBenchSpec() *features.Spec {
-	s := features.DefaultSpec()
-	s.Windows = []int{7, 30, 90}
-	s.VocabularySize = 3
-	s.Derive()
-	return s
-}
+// trBenchSpec is benchdata's spec: windows 7, 30 and 90 days and a
+// vocabulary of 3 types.
+func trBenchSpec() *features.Spec { return benchdata.Spec() }
 
 var trBenchReportDir = flag.String("train.report-dir", "", "write BenchmarkTrain's report.json for each size into this directory (users-N.json)")
 

@@ -29,6 +29,7 @@ var importRules = []struct {
 	{"model/lift", nil, []string{"gonum.org/v1/gonum"}},
 	{"model/btyd", nil, []string{"gonum.org/v1/gonum"}},
 	{"internal/chart", nil, nil},
+	{"internal/benchdata", []string{"features"}, nil},
 	{"training", []string{"features", "model", "internal/chart"},
 		[]string{"gonum.org/v1/gonum", "github.com/sjwhitworth/golearn"}},
 	{"serving", []string{"features", "model", "serving", "internal/chart"},
