@@ -37,6 +37,10 @@ type BuilderConfig struct {
 	// Workers is the number of goroutines Log.Build uses; zero or less
 	// means 1. The output does not depend on it. Builder ignores it.
 	Workers int
+	// KeepStates makes Build also return, in Dataset.States, the State of
+	// every eligible user as of the cutoff (an independent copy, as
+	// Builder.State gives), to seed serving from a batch run.
+	KeepStates bool
 }
 
 // Counts summarises what a Builder saw.
@@ -79,6 +83,9 @@ type Dataset struct {
 	// Labelled is true when the labels are defined: Horizon > 0 and the
 	// data reaches T+H (see BuilderConfig.DataEnd).
 	Labelled bool
+	// States is parallel to Vectors when the config set KeepStates, and
+	// nil otherwise: States[i] is user i's State as of the cutoff.
+	States []*State
 	// Counts describes the input.
 	Counts Counts
 }
@@ -354,7 +361,8 @@ func (b *Builder) spec(counts []uint64, names []string) *Spec {
 // shardOut is what one Builder (or one shard of a Log build) contributes.
 type shardOut struct {
 	vectors     []Vector
-	labels      []uint8 // parallel to vectors
+	labels      []uint8  // parallel to vectors
+	states      []*State // parallel to vectors with KeepStates, else nil
 	usersBefore int
 	users       int
 }
@@ -378,10 +386,16 @@ func (b *Builder) emit(f *Featurizer) shardOut {
 	backing := make([]float64, len(elig)*f.dim)
 	out.vectors = make([]Vector, len(elig))
 	out.labels = make([]uint8, len(elig))
+	if b.cfg.KeepStates {
+		out.states = make([]*State, len(elig))
+	}
 	for i, u := range elig {
 		row := backing[i*f.dim : i*f.dim : (i+1)*f.dim]
 		out.vectors[i] = Vector{UserID: b.ids[u], Values: f.vector(row, &b.states[u], b.tn, lut)}
 		out.labels[i] = b.labels[u]
+		if out.states != nil {
+			out.states[i] = b.stateCopy(u)
+		}
 	}
 	return out
 }
@@ -395,12 +409,17 @@ func (b *Builder) dataset(f *Featurizer, parts []shardOut, c Counts, minT, maxT 
 	type row struct {
 		v Vector
 		l uint8
+		s *State
 	}
 	rows := make([]row, 0, n)
 	c.Users, c.UsersBeforeCutoff = 0, 0
 	for _, p := range parts {
 		for i := range p.vectors {
-			rows = append(rows, row{p.vectors[i], p.labels[i]})
+			r := row{v: p.vectors[i], l: p.labels[i]}
+			if p.states != nil {
+				r.s = p.states[i]
+			}
+			rows = append(rows, r)
 		}
 		c.Users += p.users
 		c.UsersBeforeCutoff += p.usersBefore
@@ -420,6 +439,12 @@ func (b *Builder) dataset(f *Featurizer, parts []shardOut, c Counts, minT, maxT 
 	}
 	for i := range rows {
 		ds.Vectors[i] = rows[i].v
+	}
+	if b.cfg.KeepStates {
+		ds.States = make([]*State, n)
+		for i := range rows {
+			ds.States[i] = rows[i].s
+		}
 	}
 	if b.cfg.Horizon > 0 {
 		ds.Churn = make([]bool, n)
@@ -464,6 +489,11 @@ func (b *Builder) State(id string) (*State, bool) {
 	if !ok {
 		return nil, false
 	}
+	return b.stateCopy(u), true
+}
+
+// stateCopy is State for user index u.
+func (b *Builder) stateCopy(u uint32) *State {
 	src := &b.states[u]
 	st := &State{}
 	*st = *src
@@ -484,7 +514,7 @@ func (b *Builder) State(id string) (*State, bool) {
 		}
 		return 0
 	})
-	return st, true
+	return st
 }
 
 // WriteCSV writes ds as CSV: a header `user_id,<feature names...>` followed

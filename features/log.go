@@ -177,10 +177,6 @@ func (l *Log) Build(cfg BuilderConfig) (*Dataset, error) {
 		for u := s; u < len(l.ids); u += p {
 			sh.ids = append(sh.ids, l.ids[u])
 		}
-		sh.states = make([]State, len(sh.ids))
-		for i := range sh.states {
-			sh.states[i].reset(sh.tab, sh.foldDay)
-		}
 		sh.labels = make([]uint8, len(sh.ids))
 		shards[s] = &sh
 	}
@@ -197,6 +193,12 @@ func (l *Log) Build(cfg BuilderConfig) (*Dataset, error) {
 	}
 	run(func(s int) {
 		sh, P := shards[s], uint32(p)
+		// Each shard sets up its own states (the first touch of their
+		// memory), on its own core.
+		sh.states = make([]State, len(sh.ids))
+		for i := range sh.states {
+			sh.states[i].reset(sh.tab, sh.foldDay)
+		}
 		for _, c := range l.chunks {
 			am := amounts{c: c}
 			for i, u := range c.user {

@@ -161,3 +161,103 @@ func TestLogChunks(t *testing.T) {
 		t.Errorf("events_total sums to %v, want %d", total, n)
 	}
 }
+
+// TestLogBuildKeepStates: with KeepStates, Log.Build (any number of
+// workers) and Builder.Build return, parallel to the vectors, each user's
+// State as of the cutoff: the streaming Builder's State for that user, byte
+// for byte, giving the snapshot's vector at the cutoff and the same vector
+// as the Builder's State later on; each is an independent copy.
+func TestLogBuildKeepStates(t *testing.T) {
+	g := newPitEventGen(12, 200)
+	end := time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC)
+	evs := g.events(12000, end.AddDate(-1, 0, 0), end)
+	var l Log
+	for i := range evs {
+		if err := l.Append(&evs[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cutoff := end.AddDate(0, 0, -20)
+	stream, err := NewBuilder(BuilderConfig{Cutoff: cutoff, KeepStates: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range evs {
+		if err := stream.Add(&evs[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sds, err := stream.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := NewFeaturizer(sds.Spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	later := cutoff.AddDate(0, 0, 9)
+	for _, workers := range []int{0, 1, 3} {
+		ds, err := l.Build(BuilderConfig{Cutoff: cutoff, Workers: workers, KeepStates: workers > 0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if workers == 0 {
+			if ds.States != nil {
+				t.Fatal("States without KeepStates")
+			}
+			continue
+		}
+		if len(ds.States) != len(ds.Vectors) || len(ds.Vectors) == 0 || len(sds.States) != len(ds.Vectors) {
+			t.Fatalf("workers %d: %d states, %d vectors, stream %d states", workers, len(ds.States), len(ds.Vectors), len(sds.States))
+		}
+		for i, v := range ds.Vectors {
+			want, ok := stream.State(v.UserID)
+			if !ok {
+				t.Fatalf("stream has no %s", v.UserID)
+			}
+			got := ds.States[i]
+			gb, _ := got.MarshalBinary()
+			wb, _ := want.MarshalBinary()
+			sb, _ := sds.States[i].MarshalBinary()
+			if !slices.Equal(gb, wb) || !slices.Equal(sb, wb) {
+				t.Fatalf("workers %d: state of %s differs from the stream's", workers, v.UserID)
+			}
+			at, err := f.Vector(got, cutoff)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := equalVectors([]Vector{{UserID: v.UserID, Values: at}}, []Vector{v}); err != nil {
+				t.Fatalf("workers %d: %v", workers, err)
+			}
+			gl, _ := f.Vector(got, later)
+			wl, _ := f.Vector(want, later)
+			if !slices.Equal(gl, wl) {
+				t.Fatalf("workers %d: %s differs %v later", workers, v.UserID, later)
+			}
+		}
+		// Independent copies: an event added to one State changes no other.
+		before, _ := ds.States[1].MarshalBinary()
+		e := Event{UserID: ds.Vectors[0].UserID, Name: evs[0].Name, Time: cutoff.Add(time.Hour)}
+		if err := ds.States[0].Add(&e); err != nil {
+			t.Fatal(err)
+		}
+		after, _ := ds.States[1].MarshalBinary()
+		if !slices.Equal(before, after) {
+			t.Fatal("adding to one state changed another")
+		}
+		if again, _ := l.Build(BuilderConfig{Cutoff: cutoff, Workers: workers, KeepStates: true}); again == nil {
+			t.Fatal("rebuild failed")
+		} else if b0, _ := again.States[0].MarshalBinary(); slices.Equal(b0, mustMarshal(t, ds.States[0])) {
+			t.Fatal("adding to a returned state changed the Log's next build")
+		}
+	}
+}
+
+func mustMarshal(t *testing.T, s *State) []byte {
+	t.Helper()
+	b, err := s.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

@@ -34,8 +34,8 @@
 // request time (Config.Now) and scored. Nothing is written on reads, so a
 // score always reflects every ingested event and the current time, and
 // the stored score records stay what training computed. Users without a
-// stored state (training read stdin) get their stored record, marked
-// "source": "stored". When the sender's clock ran ahead (events up to 5
+// usable stored state (a store written without states, or a state built
+// under another spec) get their stored record, marked "source": "stored". When the sender's clock ran ahead (events up to 5
 // minutes in the future are accepted, as by the file readers) the as-of
 // time is just after the user's latest event.
 //

@@ -20,9 +20,10 @@ const (
 	// SourceLive means the score was computed for this request from the
 	// user's stored feature state, as of the request time.
 	SourceLive = "live"
-	// SourceStored means the user has no stored state (training read its
-	// events from stdin), so the score is the record training stored, as
-	// of the model's as-of time.
+	// SourceStored means the user has no usable stored state (a store
+	// written without states, or a state whose spec does not match the
+	// active model's), so the score is the record training stored, as of
+	// the model's as-of time.
 	SourceStored = "stored"
 )
 

@@ -130,10 +130,10 @@ type Config struct {
 	// Now returns the creation time stamped on the model; nil means
 	// time.Now. It is the only wall-clock input.
 	Now func() time.Time
-	// Replay, when set, streams the input events again so that Train can
-	// return every scored user's features.State as of T (the serving layer
-	// needs them to add live events). Nil means no States in the Result.
-	Replay func(ctx context.Context, fn func(e *features.Event) error) error
+	// States makes Train return every scored user's features.State as of
+	// T in Result.States (the serving layer needs them to add live
+	// events), taken from the scoring snapshot's build.
+	States bool
 	// DataFingerprint identifies the input (files, sizes, flags); it is
 	// stored in the model and the report as given.
 	DataFingerprint string
@@ -244,7 +244,7 @@ type Result struct {
 	// Scores holds one prediction per user eligible at T, by user id.
 	Scores []UserScore
 	// States holds the features.State as of T of each scored user, by user
-	// id; nil unless Config.Replay was set.
+	// id; nil unless Config.States was set.
 	States []UserState
 }
 
@@ -288,12 +288,6 @@ type trainer struct {
 	sets map[string]*cachedRows
 	// mu guards sets and progress while the targets run side by side.
 	mu sync.Mutex
-	// replay runs Config.Replay into stateB (or fails with stateErr) from
-	// the moment the Spec is learned, alongside everything else; states
-	// waits for it.
-	replay   sync.WaitGroup
-	stateB   *features.Builder
-	stateErr error
 }
 
 // rowSet returns the row set named key, building it from refs the first
@@ -376,12 +370,6 @@ func Train(ctx context.Context, log *features.Log, cfg *Config) (*Result, error)
 	if err != nil {
 		return nil, err
 	}
-	// Whatever way Train returns, the state replay is stopped and over.
-	ctx, stop := context.WithCancel(ctx)
-	defer func() {
-		stop()
-		tr.replay.Wait()
-	}()
 	if err := tr.cutoffs(); err != nil {
 		return nil, err
 	}
@@ -570,7 +558,6 @@ func (tr *trainer) buildSnapshots(ctx context.Context) error {
 		return err
 	}
 	tr.spec = tr.snaps[tr.oot].ds.Spec
-	tr.startReplay(ctx)
 	tr.names = tr.spec.Names()
 	tr.kinds = make([]string, len(tr.spec.Features))
 	for j, f := range tr.spec.Features {
@@ -1310,7 +1297,7 @@ func (tr *trainer) finish(ctx context.Context, churn, prop *targetOutcome) (*Res
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		tr.progress("building the scoring snapshot at %s", day(tr.asOf))
-		ds, dsErr = tr.log.Build(features.BuilderConfig{Cutoff: tr.asOf, DataEnd: tr.asOf, Spec: tr.spec, Workers: tr.cfg.Workers})
+		ds, dsErr = tr.log.Build(features.BuilderConfig{Cutoff: tr.asOf, DataEnd: tr.asOf, Spec: tr.spec, Workers: tr.cfg.Workers, KeepStates: tr.cfg.States})
 		if dsErr == nil {
 			// Risk bands cut the production model's probabilities at T.
 			m.Bands = DeriveBands(tr.predictVectors(m.Churn, ds.Vectors))
@@ -1382,10 +1369,12 @@ func (tr *trainer) finish(ctx context.Context, churn, prop *targetOutcome) (*Res
 		}
 	}
 	res := &Result{Model: m, Scores: scores}
-	if tr.cfg.Replay != nil {
-		if res.States, err = tr.states(ds); err != nil {
-			return nil, err
+	if tr.cfg.States {
+		res.States = make([]UserState, len(ds.Vectors))
+		for i, v := range ds.Vectors {
+			res.States[i] = UserState{UserID: v.UserID, State: ds.States[i]}
 		}
+		ds.States = nil
 	}
 	if err := tr.completeReport(m, churn, prop, len(ds.Vectors), health); err != nil {
 		return nil, err
@@ -1511,79 +1500,4 @@ func setVersion(m *model.Model) error {
 		return fmt.Errorf("training: assembled model: %w", err)
 	}
 	return nil
-}
-
-// startReplay starts replaying the input into a Builder at T, when
-// Config.Replay is set, for states. A State depends on the Spec only
-// through the activity, purchase and target events and the longest window,
-// which the learned Spec (tr.spec, so this runs once it is known) shares
-// with the template. The replay is one goroutine, mostly reading and
-// parsing when Replay reads files: it runs alongside the snapshots, the
-// fits and the scoring, which leave some of the cores idle at times.
-func (tr *trainer) startReplay(ctx context.Context) {
-	if tr.cfg.Replay == nil {
-		return
-	}
-	tr.progress("collecting user states as of %s (alongside the rest)", day(tr.asOf))
-	tr.replay.Go(func() { tr.stateB, tr.stateErr = tr.replayStates(ctx) })
-}
-
-// replayStates is startReplay's work.
-func (tr *trainer) replayStates(ctx context.Context) (*features.Builder, error) {
-	b, err := features.NewBuilder(features.BuilderConfig{Cutoff: tr.asOf, Spec: tr.spec})
-	if err != nil {
-		return nil, fmt.Errorf("training: states: %w", err)
-	}
-	// Replay may reuse the strings of its events; the Builder keeps the
-	// user ids and names it is given, so each is copied once: the last
-	// user's (events come grouped by user or session) and every name.
-	var last string
-	names := map[string]string{}
-	n := 0
-	err = tr.cfg.Replay(ctx, func(e *features.Event) error {
-		n++
-		if n%1_000_000 == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-		}
-		if !e.Time.Before(tr.asOf) {
-			return nil
-		}
-		ev := *e
-		if e.UserID != last {
-			last = strings.Clone(e.UserID)
-		}
-		ev.UserID = last
-		name, ok := names[e.Name]
-		if !ok {
-			name = strings.Clone(e.Name)
-			names[name] = name
-		}
-		ev.Name = name
-		_ = b.Add(&ev) // rejected events were rejected by the Log too
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("training: states: replay: %w", err)
-	}
-	return b, nil
-}
-
-// states waits for the replay and returns the State of every user of ds.
-func (tr *trainer) states(ds *features.Dataset) ([]UserState, error) {
-	tr.replay.Wait()
-	if tr.stateErr != nil {
-		return nil, tr.stateErr
-	}
-	b := tr.stateB
-	out := make([]UserState, 0, len(ds.Vectors))
-	for _, v := range ds.Vectors {
-		st, ok := b.State(v.UserID)
-		if !ok {
-			return nil, fmt.Errorf("training: states: user %q scored but absent from the replayed events", v.UserID)
-		}
-		out = append(out, UserState{UserID: v.UserID, State: st})
-	}
-	return out, nil
 }

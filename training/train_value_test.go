@@ -92,14 +92,7 @@ func TestTrainCustomerValueLiveMatchesBatch(t *testing.T) {
 	spec.Windows = []int{7, 30}
 	spec.Derive()
 	cfg := &Config{Horizon: 28 * trDay, Seed: 3, Workers: 2, MinUsers: 100, MinClass: 10, Now: trFixedNow, Spec: spec,
-		Replay: func(ctx context.Context, fn func(e *features.Event) error) error {
-			for i := range evs {
-				if err := fn(&evs[i]); err != nil {
-					return err
-				}
-			}
-			return nil
-		}}
+		States: true}
 	log := trLog(t, evs)
 	res, err := Train(context.Background(), log, cfg)
 	if err != nil {

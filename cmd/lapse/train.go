@@ -140,20 +140,7 @@ func runTrain(ctx context.Context, env *Env, fs *flag.FlagSet, tf *trainFlags) e
 		Workers:          runtime.GOMAXPROCS(0),
 		Progress:         env.Stderr,
 		DataFingerprint:  fingerprint(tf.in.events, trainFlagMap(fs)),
-	}
-	if !slices.Contains(tf.in.events, "-") {
-		cfg.Replay = func(ctx context.Context, fn func(e *features.Event) error) error {
-			quiet := *env
-			quiet.Stderr = io.Discard
-			src, err := openEvents(ctx, &quiet, tf.in, tf.ff.asOf)
-			if err != nil {
-				return err
-			}
-			defer src.Close()
-			return src.each(fn)
-		}
-	} else {
-		env.Log.Warn("events read from stdin cannot be replayed: no user states are stored, so serving cannot add live events to these users until the next train")
+		States:           st != nil,
 	}
 	res, err := training.Train(ctx, log, cfg)
 	if err != nil {

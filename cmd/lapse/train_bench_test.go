@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lapse-dev/lapse/features"
 	"github.com/lapse-dev/lapse/internal/benchdata"
 	"github.com/lapse-dev/lapse/training"
 )
@@ -20,10 +19,9 @@ import (
 // stored model", the work of lapse train after the events are read: Train
 // on benchdata's history in a columnar Log (snapshots, anomaly screen, both
 // candidates, backtest and production refits for churn and propensity,
-// segments, scoring with reasons), the replay that collects every scored
-// user's feature state (from the generator, standing in for the second
-// read of the input files), report.json and report.html, and SaveModel into
-// a new bbolt file with fsync. The events' generation is not timed.
+// segments, scoring with reasons, every scored user's feature state as of
+// T), report.json and report.html, and SaveModel into a new bbolt file with
+// fsync. The events' generation is not timed.
 //
 //	go test ./cmd/lapse -run '^$' -bench 'BenchmarkTrainStore/users=1000000$' -benchtime 1x -v
 //
@@ -53,9 +51,7 @@ func BenchmarkTrainStore(b *testing.B) {
 					Seed:     1,
 					Workers:  runtime.GOMAXPROCS(0),
 					Progress: &benchStamp{b: b, start: start, cpu0: benchCPU()},
-					Replay: func(ctx context.Context, fn func(e *features.Event) error) error {
-						return benchdata.Events(ctx, n, 1, fn)
-					},
+					States:   true,
 				}
 				if res, err = training.Train(ctx, log, cfg); err != nil {
 					b.Fatal(err)
