@@ -1094,11 +1094,17 @@ func (tr *trainer) predictRaw(c *model.Classifier, x *Matrix) []float64 {
 
 // predictVectors returns the calibrated probability of every vector.
 func (tr *trainer) predictVectors(c *model.Classifier, vs []features.Vector) []float64 {
-	out := make([]float64, len(vs))
-	rawRows(c, len(vs), func(i int) []float64 { return vs[i].Values }, out, tr.cfg.Workers)
+	out := tr.rawVectors(c, vs)
 	for i := range out {
 		out[i] = c.Calibration.Apply(out[i])
 	}
+	return out
+}
+
+// rawVectors returns c.Raw(v.Values, nil) for every vector of vs.
+func (tr *trainer) rawVectors(c *model.Classifier, vs []features.Vector) []float64 {
+	out := make([]float64, len(vs))
+	rawRows(c, len(vs), func(i int) []float64 { return vs[i].Values }, out, tr.cfg.Workers)
 	return out
 }
 
@@ -1294,13 +1300,19 @@ func (tr *trainer) finish(ctx context.Context, churn, prop *targetOutcome) (*Res
 	// The scoring snapshot at T is built meanwhile.
 	var ds *features.Dataset
 	var dsErr error
+	var churnRaw []float64 // the production churn model's raw probabilities at T
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		tr.progress("building the scoring snapshot at %s", day(tr.asOf))
 		ds, dsErr = tr.log.Build(features.BuilderConfig{Cutoff: tr.asOf, DataEnd: tr.asOf, Spec: tr.spec, Workers: tr.cfg.Workers, KeepStates: tr.cfg.States})
 		if dsErr == nil {
 			// Risk bands cut the production model's probabilities at T.
-			m.Bands = DeriveBands(tr.predictVectors(m.Churn, ds.Vectors))
+			churnRaw = tr.rawVectors(m.Churn, ds.Vectors)
+			p := make([]float64, len(churnRaw))
+			for i, r := range churnRaw {
+				p[i] = m.Churn.Calibration.Apply(r)
+			}
+			m.Bands = DeriveBands(p)
 		}
 	})
 	ootRows := rowsOf(tr.snaps, selectRows(tr.snaps, []int{tr.oot}, allRows), tr.cfg.Workers)
@@ -1343,9 +1355,14 @@ func (tr *trainer) finish(ctx context.Context, churn, prop *targetOutcome) (*Res
 		tr.progress("scoring %d users with reasons and segments", len(ds.Vectors))
 		scores = make([]UserScore, len(ds.Vectors))
 		errs := make([]error, len(ds.Vectors))
+		// The margins come in batches (Model.Score's bits, faster).
+		propRaw := make([]float64, len(ds.Vectors))
+		if m.Propensity != nil {
+			propRaw = tr.rawVectors(m.Propensity, ds.Vectors)
+		}
 		parallelRows(len(scores), tr.cfg.Workers, func(lo, hi int) {
 			for i := lo; i < hi; i++ {
-				p, err := m.Score(ds.Vectors[i].Values)
+				p, err := m.ScoreRaw(ds.Vectors[i].Values, churnRaw[i], propRaw[i])
 				scores[i], errs[i] = UserScore{UserID: ds.Vectors[i].UserID, Prediction: p}, err
 			}
 		})
