@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sync"
+
+	"github.com/lapse-dev/lapse/model"
 )
 
 // The anomaly screen is an isolation forest (Liu, Ting and Zhou 2008,
@@ -155,10 +157,13 @@ func (f *isoForest) score(row []float64) float64 {
 }
 
 // scores returns the score of every row of x, using workers goroutines:
-// score's numbers, bit for bit, with the rows walked through each tree a
-// block at a time, four in lockstep, over a breadth-first layout in which
-// the children of a split are adjacent and a leaf sends every row to itself
-// (isoFlat), so that no branch depends on the data.
+// score's numbers, bit for bit. Each isolation tree is handed to
+// model.Trees.Margins, which walks blocks of rows four at a time without
+// branching on the data: a leaf's value is its depth plus its c(size), so
+// a row's margin is its summed path length; a split's threshold is moved
+// down to the float below it, since Margins sends v left when v <= t and
+// score when v < t (thresholds lie between two sample values, so they are
+// finite).
 func (f *isoForest) scores(x *Matrix, workers int) []float64 {
 	out := make([]float64, x.Rows)
 	if len(f.trees) == 0 || f.psi < 2 {
@@ -167,110 +172,45 @@ func (f *isoForest) scores(x *Matrix, workers int) []float64 {
 		}
 		return out
 	}
-	flat := make([]isoFlat, len(f.trees))
+	trees := &model.Trees{Format: model.TreesFormat, NumFeatures: x.Cols, Trees: make([]model.Tree, len(f.trees))}
 	for t, nodes := range f.trees {
-		flat[t] = flattenIso(nodes)
+		trees.Trees[t] = model.Tree{Nodes: isoModelNodes(nodes)}
 	}
 	norm := float64(len(f.trees)) // the mean path is sum / trees
 	c := avgPath(float64(f.psi))
-	const block = 64
-	gbParallel(workers, (x.Rows+block-1)/block, func(b int) {
-		lo, hi := b*block, min((b+1)*block, x.Rows)
-		sum := make([]float64, hi-lo)
-		for t := range flat {
-			ft := &flat[t]
-			nodes, path, split, depth := ft.nodes, ft.path, ft.split, ft.depth
-			i := lo
-			for ; i+4 <= hi; i += 4 {
-				r0, r1, r2, r3 := x.Row(i), x.Row(i+1), x.Row(i+2), x.Row(i+3)
-				var k0, k1, k2, k3, d0, d1, d2, d3 int32
-				for range depth {
-					n0, n1, n2, n3 := &nodes[k0], &nodes[k1], &nodes[k2], &nodes[k3]
-					d0 += split[k0]
-					d1 += split[k1]
-					d2 += split[k2]
-					d3 += split[k3]
-					k0 = n0.left + isoRight(r0[n0.feature], n0.threshold)
-					k1 = n1.left + isoRight(r1[n1.feature], n1.threshold)
-					k2 = n2.left + isoRight(r2[n2.feature], n2.threshold)
-					k3 = n3.left + isoRight(r3[n3.feature], n3.threshold)
-				}
-				sum[i-lo] += float64(d0) + path[k0]
-				sum[i+1-lo] += float64(d1) + path[k1]
-				sum[i+2-lo] += float64(d2) + path[k2]
-				sum[i+3-lo] += float64(d3) + path[k3]
-			}
-			for ; i < hi; i++ {
-				r := x.Row(i)
-				var k, d int32
-				for range depth {
-					n := &nodes[k]
-					d += split[k]
-					k = n.left + isoRight(r[n.feature], n.threshold)
-				}
-				sum[i-lo] += float64(d) + path[k]
-			}
+	gbParallel(workers, (x.Rows+rawChunk-1)/rawChunk, func(k int) {
+		lo, hi := k*rawChunk, min((k+1)*rawChunk, x.Rows)
+		rows := make([][]float64, hi-lo)
+		for i := range rows {
+			rows[i] = x.Row(lo + i)
 		}
+		sum := out[lo:hi]
+		trees.Margins(rows, sum)
 		for i, s := range sum {
-			out[lo+i] = math.Pow(2, -s/norm/c)
+			sum[i] = math.Pow(2, -s/norm/c)
 		}
 	})
 	return out
 }
 
-// isoFlatNode is a node of an isoFlat tree: a split sends v right when not
-// v < threshold (as score does), to left+1; a leaf has threshold NaN and
-// left = its own index − 1, so every row stays on it.
-type isoFlatNode struct {
-	threshold float64
-	feature   int32
-	left      int32
-}
-
-// isoFlat is an isolation tree laid out for scores: the nodes in
-// breadth-first order, split[k] = 1 for splits (0 for leaves), the leaves'
-// avgPath(size), and the depth of the deepest leaf.
-type isoFlat struct {
-	nodes []isoFlatNode
-	split []int32
-	path  []float64
-	depth int
-}
-
-func flattenIso(nodes []isoNode) isoFlat {
-	var f isoFlat
-	type item struct {
-		src   int32
-		depth int
-	}
-	queue := []item{{0, 0}}
-	for q := 0; q < len(queue); q++ {
-		it := queue[q]
-		n := &nodes[it.src]
-		k := int32(len(f.nodes))
+// isoModelNodes converts an isolation tree for scores: the same shape, the
+// leaves valued at their depth plus their c(size), the thresholds moved
+// to the float below.
+func isoModelNodes(nodes []isoNode) []model.Node {
+	out := make([]model.Node, len(nodes))
+	var walk func(k int32, depth int)
+	walk = func(k int32, depth int) {
+		n := &nodes[k]
 		if n.Feature < 0 {
-			f.nodes = append(f.nodes, isoFlatNode{threshold: math.NaN(), left: k - 1})
-			f.split = append(f.split, 0)
-			f.path = append(f.path, n.Path)
-			f.depth = max(f.depth, it.depth)
-			continue
+			out[k] = model.Node{Feature: -1, Left: -1, Right: -1, Value: float64(depth) + n.Path}
+			return
 		}
-		f.nodes = append(f.nodes, isoFlatNode{threshold: n.Threshold, feature: int32(n.Feature), left: int32(len(queue))})
-		f.split = append(f.split, 1)
-		f.path = append(f.path, 0)
-		queue = append(queue, item{n.Left, it.depth + 1}, item{n.Right, it.depth + 1})
+		out[k] = model.Node{Feature: n.Feature, Threshold: math.Nextafter(n.Threshold, math.Inf(-1)), Left: int(n.Left), Right: int(n.Right)}
+		walk(n.Left, depth+1)
+		walk(n.Right, depth+1)
 	}
-	return f
-}
-
-// isoRight is 1 when a split with threshold t sends v right (not v < t),
-// else 0.
-func isoRight(v, t float64) int32 {
-	var r int32
-	if !(v < t) {
-		r = 1
-	}
-	return r
+	walk(0, 0)
+	return out
 }
 
 // flagAnomalies returns the indices of the rows to flag: score at least
