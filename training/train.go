@@ -1094,11 +1094,16 @@ func (tr *trainer) predictRaw(c *model.Classifier, x *Matrix) []float64 {
 
 // predictVectors returns the calibrated probability of every vector.
 func (tr *trainer) predictVectors(c *model.Classifier, vs []features.Vector) []float64 {
-	out := tr.rawVectors(c, vs)
-	for i := range out {
-		out[i] = c.Calibration.Apply(out[i])
+	return calibrated(c, tr.rawVectors(c, vs))
+}
+
+// calibrated returns c's calibrated probabilities of the raw ones.
+func calibrated(c *model.Classifier, raw []float64) []float64 {
+	p := make([]float64, len(raw))
+	for i, r := range raw {
+		p[i] = c.Calibration.Apply(r)
 	}
-	return out
+	return p
 }
 
 // rawVectors returns c.Raw(v.Values, nil) for every vector of vs.
@@ -1308,11 +1313,7 @@ func (tr *trainer) finish(ctx context.Context, churn, prop *targetOutcome) (*Res
 		if dsErr == nil {
 			// Risk bands cut the production model's probabilities at T.
 			churnRaw = tr.rawVectors(m.Churn, ds.Vectors)
-			p := make([]float64, len(churnRaw))
-			for i, r := range churnRaw {
-				p[i] = m.Churn.Calibration.Apply(r)
-			}
-			m.Bands = DeriveBands(p)
+			m.Bands = DeriveBands(calibrated(m.Churn, churnRaw))
 		}
 	})
 	ootRows := rowsOf(tr.snaps, selectRows(tr.snaps, []int{tr.oot}, allRows), tr.cfg.Workers)
@@ -1356,13 +1357,17 @@ func (tr *trainer) finish(ctx context.Context, churn, prop *targetOutcome) (*Res
 		scores = make([]UserScore, len(ds.Vectors))
 		errs := make([]error, len(ds.Vectors))
 		// The margins come in batches (Model.Score's bits, faster).
-		propRaw := make([]float64, len(ds.Vectors))
+		var propRaw []float64
 		if m.Propensity != nil {
 			propRaw = tr.rawVectors(m.Propensity, ds.Vectors)
 		}
 		parallelRows(len(scores), tr.cfg.Workers, func(lo, hi int) {
 			for i := lo; i < hi; i++ {
-				p, err := m.ScoreRaw(ds.Vectors[i].Values, churnRaw[i], propRaw[i])
+				var q float64 // ignored without a propensity model
+				if propRaw != nil {
+					q = propRaw[i]
+				}
+				p, err := m.ScoreRaw(ds.Vectors[i].Values, churnRaw[i], q)
 				scores[i], errs[i] = UserScore{UserID: ds.Vectors[i].UserID, Prediction: p}, err
 			}
 		})

@@ -178,10 +178,8 @@ func (tr *trainer) scoreValues(ctx context.Context, m *model.Model, scores []Use
 
 // ablationMaxFitRows caps the fitting rows of Train's P(alive) ablation
 // (evenly spaced, as PAliveAblation thins): two logistic fits on 46 or so
-// columns are settled well before that (on the synthetic million-user
-// history 50,000 and 100,000 rows give AUCs within 0.002 and the same
-// verdict), and the comparison should not cost as much as the production
-// fits.
+// columns are settled well before that, and the comparison should not
+// cost as much as the production fits.
 const ablationMaxFitRows = 50_000
 
 // ablation runs PAliveAblation on the fitting and out-of-time snapshots
