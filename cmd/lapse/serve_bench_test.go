@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -143,11 +142,49 @@ func serveHandler(b *testing.B, h http.Handler) string {
 	return "http://" + ln.Addr().String()
 }
 
-// BenchmarkServeLoad measures the API over loopback with wrk (Debian's
-// package; make bench-serve installs it), which shares the two cores with
-// the server: GET /v1/users/{id} for random users of a store of 1M users,
-// against a bare gin handler that returns a constant score JSON, measured
-// the same way in the same run, at 8 and 32 connections; then POST
+// bareGinEnv, when set to a score's JSON, makes the test binary a bare gin
+// server answering GET /v1/users/:id with that score (BenchmarkServeLoad's
+// baseline), instead of running the tests.
+const bareGinEnv = "LAPSE_BENCH_BARE_GIN"
+
+func TestMain(m *testing.M) {
+	if score := os.Getenv(bareGinEnv); score != "" {
+		if err := serveBareGin(score); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// serveBareGin serves the constant score on a free loopback port with gin
+// in release mode, the way lapse serve does (an http.Server with the same
+// timeouts), printing "listening on http://ADDR" first, until it is killed.
+func serveBareGin(score string) error {
+	var constant serving.UserScore
+	if err := json.Unmarshal([]byte(score), &constant); err != nil {
+		return fmt.Errorf("%s: %w", bareGinEnv, err)
+	}
+	gin.SetMode(gin.ReleaseMode)
+	e := gin.New()
+	e.GET("/v1/users/:id", func(c *gin.Context) { c.JSON(http.StatusOK, &constant) })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "listening on http://%s\n", ln.Addr())
+	cfg := serving.DefaultConfig()
+	srv := &http.Server{Handler: e, ReadHeaderTimeout: cfg.ReadTimeout, ReadTimeout: cfg.ReadTimeout,
+		WriteTimeout: cfg.WriteTimeout, IdleTimeout: cfg.IdleTimeout}
+	return srv.Serve(ln)
+}
+
+// BenchmarkServeLoad measures the real lapse serve process over loopback
+// with wrk (Debian's package; make bench-serve installs it), which shares
+// the two cores with the server: GET /v1/users/{id} for random users of a store of 1M users,
+// against a bare gin handler that returns a constant score JSON in a
+// process of its own, measured the same way in the same run, at 8 and 32 connections; then POST
 // /v1/events in batches of 1,000 events.
 //
 //	make bench-serve
@@ -159,35 +196,25 @@ func BenchmarkServeLoad(b *testing.B) {
 	if _, err := exec.LookPath("wrk"); err != nil {
 		b.Skip("wrk is not installed: make bench-serve installs it (apt-get install wrk)")
 	}
+	bin := lapseBinary(b)
 	db, ids := benchStore(b)
-	st, err := store.Open(db, nil)
+	lapse := startServe(b, bin, db)
+	lapseURL := lapse.base
+
+	// The bare gin handler: what any JSON answer costs on this machine. It
+	// runs in a process of its own, like lapse serve, and answers with the
+	// score lapse gave the first user.
+	code, constant := lapse.do(b, http.MethodGet, "/v1/users/"+ids[0], "")
+	if code != http.StatusOK {
+		b.Fatalf("GET /v1/users/%s: %d %s", ids[0], code, constant)
+	}
+	self, err := os.Executable()
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer st.Close()
-	srv := serving.New(serving.Config{MaxEvents: 1000}, servingDeps(st), nil)
-	if err := srv.Load(context.Background()); err != nil {
-		b.Fatal(err)
-	}
-	lapseURL := serveHandler(b, srv.Handler())
-
-	// The bare gin handler: what any JSON answer costs on this machine.
-	gin.SetMode(gin.ReleaseMode)
-	bare := gin.New()
-	var constant serving.UserScore
-	{
-		resp, err := http.Get(lapseURL + "/v1/users/" + ids[0])
-		if err != nil {
-			b.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if err := json.Unmarshal(body, &constant); err != nil {
-			b.Fatalf("%v: %s", err, body)
-		}
-	}
-	bare.GET("/v1/users/:id", func(c *gin.Context) { c.JSON(http.StatusOK, &constant) })
-	bareURL := serveHandler(b, bare)
+	bareCmd := exec.Command(self)
+	bareCmd.Env = append(os.Environ(), bareGinEnv+"="+constant)
+	bareURL := startProcess(b, bareCmd, "bare gin").base
 
 	dir := b.TempDir()
 	getScript := filepath.Join(dir, "get.lua")

@@ -73,7 +73,14 @@ type server struct {
 // its "listening on" line.
 func startServe(tb testing.TB, bin, db string, extra ...string) *server {
 	tb.Helper()
-	cmd := exec.Command(bin, append([]string{"serve", "--store", db, "--addr", "127.0.0.1:0"}, extra...)...)
+	return startProcess(tb, exec.Command(bin, append([]string{"serve", "--store", db, "--addr", "127.0.0.1:0"}, extra...)...), "lapse serve")
+}
+
+// startProcess starts cmd, a server that prints "listening on URL" on
+// stderr, and waits for that line; name is what errors call it. The
+// process is killed when the test ends, if it still runs.
+func startProcess(tb testing.TB, cmd *exec.Cmd, name string) *server {
+	tb.Helper()
 	pipe, err := cmd.StderrPipe()
 	if err != nil {
 		tb.Fatal(err)
@@ -105,9 +112,9 @@ func startServe(tb testing.TB, bin, db string, extra ...string) *server {
 	select {
 	case s.base = <-addr:
 	case err := <-s.done:
-		tb.Fatalf("lapse serve exited before listening: %v\n%s", err, s.log())
+		tb.Fatalf("%s exited before listening: %v\n%s", name, err, s.log())
 	case <-time.After(20 * time.Second):
-		tb.Fatalf("lapse serve did not listen within 20 s\n%s", s.log())
+		tb.Fatalf("%s did not listen within 20 s\n%s", name, s.log())
 	}
 	return s
 }
