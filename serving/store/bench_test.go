@@ -2,6 +2,9 @@ package store
 
 import (
 	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -47,6 +50,74 @@ func BenchmarkSaveModel(b *testing.B) {
 				b.ReportMetric(float64(n)/time.Since(start).Seconds(), "users/s")
 				s.Close()
 			}
+		})
+	}
+}
+
+// BenchmarkUpdateStates is the store's side of POST /v1/events: one
+// durable write transaction (fsync on) that reads and rewrites the
+// 600-byte states of k distinct users drawn at random from a version of
+// 1M users. It is the floor under the API's events/s: a batch of 1,000
+// events from 1,000 different users cannot be faster than k=1000 here,
+// since every user sits on a leaf page of its own that the transaction
+// copies, writes and syncs.
+func BenchmarkUpdateStates(b *testing.B) {
+	if testing.Short() {
+		b.Skip("-short: saves 1M users")
+	}
+	const n = 1_000_000
+	path := filepath.Join(b.TempDir(), "lapse.db")
+	setup, err := Open(path, &Options{NoSync: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	state := make([]byte, 600)
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("u%08d", i)
+	}
+	users := func(yield func(UserRecord) error) error {
+		for _, id := range ids {
+			if err := yield(UserRecord{ID: id, State: state}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := setup.SaveModel(ctx, testModel(b, "v1", time.Now()), nil, users, true); err != nil {
+		b.Fatal(err)
+	}
+	setup.Close()
+	s, err := Open(path, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, k := range []int{100, 1000} {
+		b.Run(fmt.Sprintf("users=%d", k), func(b *testing.B) {
+			batch := make([]string, 0, k)
+			for b.Loop() {
+				b.StopTimer()
+				batch = batch[:0]
+				for len(batch) < k {
+					batch = append(batch, ids[rng.IntN(n)])
+					if len(batch) == k {
+						slices.Sort(batch)
+						batch = slices.Compact(batch)
+					}
+				}
+				b.StartTimer()
+				err := s.UpdateStates(ctx, "v1", batch, func(_ int, old []byte) ([]byte, error) {
+					next := slices.Clone(old)
+					next[0]++
+					return next, nil
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N*k)/b.Elapsed().Seconds(), "users/s")
 		})
 	}
 }
