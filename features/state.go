@@ -196,10 +196,39 @@ type typeTable struct {
 	ids   map[string]uint16
 	names []string
 	flags []uint8
+	// owner is the State this table belongs to alone (made by NewState or
+	// UnmarshalBinary), which may empty and refill it; nil for a table
+	// shared by the States of a Builder or Log.
+	owner *State
+	// spare holds the names of the table's previous fill, whose strings
+	// UnmarshalBinary reuses for equal names instead of allocating.
+	spare []string
 }
 
 func newTypeTable(cls *classes) *typeTable {
 	return &typeTable{cls: cls, ids: make(map[string]uint16)}
+}
+
+// refill empties t, owned by a State that decodes again, keeping its
+// memory: the map's buckets, and the old names as spares.
+func (t *typeTable) refill() {
+	clear(t.ids)
+	t.names, t.spare = t.spare[:0], t.names
+	t.flags = t.flags[:0]
+}
+
+// name returns b as a string: a spare of an equal name when there is one
+// (near position i, where the previous fill had it), a new string else.
+func (t *typeTable) name(b []byte, i int) string {
+	if i < len(t.spare) && t.spare[i] == string(b) {
+		return t.spare[i]
+	}
+	for _, n := range t.spare {
+		if n == string(b) {
+			return n
+		}
+	}
+	return string(b)
 }
 
 // intern returns the id of name, adding it when new.
@@ -654,20 +683,28 @@ func (d *decoder) int32v(what string) int32 {
 // fingerprint must match it, or ErrSpecMismatch is returned; a zero State
 // takes whatever fingerprint was encoded and stays unbound. Malformed input
 // returns an error wrapping ErrCorruptState and never panics; s is then
-// empty.
+// empty. Decoding into the same State again reuses its memory, so a server
+// can keep one State per goroutine; a copy of s made by assignment shares
+// that memory and is overwritten too.
 func (s *State) UnmarshalBinary(data []byte) error {
 	tab := s.tab
-	if tab == nil || tab.cls == nil {
+	switch {
+	case tab == nil || tab.cls == nil:
 		tab = newTypeTable(nil)
-	} else if len(tab.names) > 0 {
+	case tab.owner == s:
+		// s's own table (NewState's, or a previous decode's): reuse it.
+		tab.refill()
+	default:
 		// A bound table may be shared with other States: decode into a
 		// private one with the same classification.
 		tab = newTypeTable(tab.cls)
 	}
+	tab.owner = s
 	err := s.decode(tab, data)
 	if err != nil {
 		if tab.cls != nil {
-			s.reset(newTypeTable(tab.cls), math.MinInt32)
+			tab.refill()
+			s.reset(tab, math.MinInt32)
 		} else {
 			s.reset(nil, math.MinInt32)
 		}
@@ -765,7 +802,9 @@ func (s *State) decode(tab *typeTable, data []byte) error {
 	if d.err != nil {
 		return d.err
 	}
-	local := make([]uint16, ntypes)
+	var localBuf [32]uint16
+	local := localBuf[:0]
+	local = slices.Grow(local, int(ntypes))[:ntypes]
 	for i := range local {
 		l := d.uvarint("type name length")
 		if d.err == nil && l > uint64(d.rest()) {
@@ -774,7 +813,7 @@ func (s *State) decode(tab *typeTable, data []byte) error {
 		if d.err != nil {
 			return d.err
 		}
-		name := string(d.b[d.off : d.off+int(l)])
+		name := tab.name(d.b[d.off:d.off+int(l)], i)
 		d.off += int(l)
 		if _, dup := tab.ids[name]; dup {
 			return fmt.Errorf("features: decode state: duplicate type %q: %w", name, ErrCorruptState)

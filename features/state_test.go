@@ -397,7 +397,33 @@ func FuzzStateUnmarshal(f *testing.F) {
 	}
 	f.Add([]byte{})
 	f.Add([]byte{1, 0, 0, 0, 0, 0, 0, 0, 0, 0xff})
+	// reused decodes every input after a seed State, as a server keeping
+	// one State per goroutine does: it must end the same as a fresh State.
+	reused := fz.NewState()
+	seed, _ := func() ([]byte, error) {
+		st := fz.NewState()
+		for _, e := range g.events(30, tcut.AddDate(0, -2, 0), tcut) {
+			if err := st.Add(&e); err != nil {
+				return nil, err
+			}
+		}
+		return st.MarshalBinary()
+	}()
 	f.Fuzz(func(t *testing.T, data []byte) {
+		if err := reused.UnmarshalBinary(seed); err != nil {
+			t.Fatal(err)
+		}
+		errReused := reused.UnmarshalBinary(data)
+		fresh := fz.NewState()
+		errFresh := fresh.UnmarshalBinary(data)
+		if (errReused == nil) != (errFresh == nil) {
+			t.Fatalf("reused State: %v, fresh State: %v", errReused, errFresh)
+		}
+		b1, _ := reused.MarshalBinary()
+		b2, _ := fresh.MarshalBinary()
+		if !slices.Equal(b1, b2) {
+			t.Fatalf("reused State encodes %x, fresh State %x", b1, b2)
+		}
 		for _, st := range []*State{fz.NewState(), {}} {
 			if err := st.UnmarshalBinary(data); err != nil {
 				if !errors.Is(err, ErrCorruptState) && !errors.Is(err, ErrSpecMismatch) && !errors.Is(err, ErrTooManyTypes) {
@@ -441,6 +467,80 @@ func FuzzStateUnmarshal(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestStateUnmarshalReuse decodes many different States, and corrupt
+// inputs between them, into one State: each decode must give what a fresh
+// State gives (same encoding, vector and purchase summary), and decoding a
+// State the same size again must not allocate.
+func TestStateUnmarshalReuse(t *testing.T) {
+	fz, err := NewFeaturizer(smallSpec())
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := newPitEventGen(11, 1)
+	var encs [][]byte
+	for i := range 60 {
+		st := fz.NewState()
+		for _, e := range g.events(i%13*4, tcut.AddDate(0, -4, 0), tcut) {
+			if err := st.Add(&e); err != nil {
+				t.Fatal(err)
+			}
+		}
+		b, err := st.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		encs = append(encs, b)
+	}
+	reused := fz.NewState()
+	for i, b := range encs {
+		if i%7 == 3 {
+			// A truncated encoding fails and leaves the State empty.
+			if err := reused.UnmarshalBinary(b[:len(b)/2]); !errors.Is(err, ErrCorruptState) {
+				t.Fatalf("state %d truncated: %v, want ErrCorruptState", i, err)
+			}
+			if got, _ := reused.MarshalBinary(); !slices.Equal(got, mustMarshal(t, fz.NewState())) {
+				t.Fatalf("state %d: a failed decode left %x", i, got)
+			}
+		}
+		if err := reused.UnmarshalBinary(b); err != nil {
+			t.Fatalf("state %d: %v", i, err)
+		}
+		fresh := fz.NewState()
+		if err := fresh.UnmarshalBinary(b); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := mustMarshal(t, reused), mustMarshal(t, fresh); !slices.Equal(got, want) {
+			t.Fatalf("state %d: reused encodes %x, fresh %x", i, got, want)
+		}
+		v1, err1 := fz.Vector(reused, tcut)
+		v2, err2 := fz.Vector(fresh, tcut)
+		if err1 != nil || err2 != nil || !slices.Equal(nanToNum(v1), nanToNum(v2)) {
+			t.Fatalf("state %d: vectors differ: %v %v\n%v\n%v", i, err1, err2, v1, v2)
+		}
+		p1, err1 := fz.PurchaseSummary(reused, tcut)
+		p2, err2 := fz.PurchaseSummary(fresh, tcut)
+		if err1 != nil || err2 != nil || p1 != p2 {
+			t.Fatalf("state %d: purchase summaries differ: %+v %v, %+v %v", i, p1, err1, p2, err2)
+		}
+		// A decoded State takes new events without touching the others.
+		e := tev("u", "brand_new_type", tcut.Add(-time.Hour), 0)
+		if err := reused.Add(&e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	big := encs[len(encs)-2]
+	if err := reused.UnmarshalBinary(big); err != nil {
+		t.Fatal(err)
+	}
+	if n := testing.AllocsPerRun(100, func() {
+		if err := reused.UnmarshalBinary(big); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Errorf("decoding into a used State: %v allocations, want 0", n)
+	}
 }
 
 // nanToNum replaces NaN by a marker so slices.Equal can compare vectors

@@ -122,7 +122,9 @@ func (f *Featurizer) Len() int { return f.dim }
 // NewState returns an empty State bound to f's Spec, with its own type table.
 func (f *Featurizer) NewState() *State {
 	s := &State{}
-	s.reset(newTypeTable(f.cls), math.MinInt32)
+	tab := newTypeTable(f.cls)
+	tab.owner = s
+	s.reset(tab, math.MinInt32)
 	return s
 }
 

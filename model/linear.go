@@ -59,7 +59,11 @@ func (m *Logistic) Contributions(x []float64) []float64 {
 	if len(x) != len(m.Weights) {
 		panic(fmt.Sprintf("model: logistic got %d inputs, want %d", len(x), len(m.Weights)))
 	}
-	c := make([]float64, len(x))
+	return m.contributions(make([]float64, len(x)), x)
+}
+
+// contributions writes Contributions(x) into c (len(x)) and returns it.
+func (m *Logistic) contributions(c, x []float64) []float64 {
 	for j, w := range m.Weights {
 		v := x[j]
 		if m.Mean != nil {

@@ -110,16 +110,24 @@ type Classifier struct {
 // contributions to its log-odds (positive pushes the probability up).
 // contrib may be nil; when not, it must have len(x) and is filled in.
 func (c *Classifier) Raw(x, contrib []float64) float64 {
+	return c.raw(x, contrib, nil)
+}
+
+// raw is Raw with z (len(x), or nil) as the buffer of the transformed
+// inputs.
+func (c *Classifier) raw(x, contrib, z []float64) float64 {
 	switch c.Kind {
 	case KindLogistic:
-		z := c.Transform.Apply(nil, x)
+		z = c.Transform.Apply(z, x)
 		if contrib != nil {
-			copy(contrib, c.Logistic.Contributions(z))
+			c.Logistic.contributions(contrib, z)
 		}
 		return c.Logistic.Prob(z)
 	case KindGBDT:
 		if contrib != nil {
-			copy(contrib, c.Trees.Contributions(x))
+			c.Trees.checkLen(x)
+			clear(contrib)
+			c.Trees.contributions(contrib, x)
 		}
 		return c.Trees.Prob(x)
 	}
@@ -314,19 +322,48 @@ func (m *Model) Validate() error {
 // order of m.Features. It returns ErrVectorLength for a vector of the wrong
 // length; m must have been prepared.
 func (m *Model) Score(x []float64) (Prediction, error) {
+	return m.ScoreWith(x, nil)
+}
+
+// Scratch is the working memory of one Score at a time. A server that
+// keeps one per goroutine (a sync.Pool of them) scores without allocating
+// beyond the Prediction's own reasons. The zero Scratch is ready to use.
+type Scratch struct {
+	contrib, z, seg []float64
+}
+
+// grow returns buf resized to n, reallocated only when too small.
+func grow(buf []float64, n int) []float64 {
+	if cap(buf) < n {
+		return make([]float64, n)
+	}
+	return buf[:n]
+}
+
+// ScoreWith is Score using s's buffers (a nil s allocates new ones). It
+// returns the same Prediction bit for bit; s must not be used by two calls
+// at once.
+func (m *Model) ScoreWith(x []float64, s *Scratch) (Prediction, error) {
 	if len(x) != len(m.Features) {
 		return Prediction{}, fmt.Errorf("%w: got %d values, want %d", ErrVectorLength, len(x), len(m.Features))
 	}
 	if m.index == nil {
 		panic("model: Score called before Prepare")
 	}
-	contrib := make([]float64, len(x))
+	if s == nil {
+		s = &Scratch{}
+	}
+	s.contrib, s.z = grow(s.contrib, len(x)), grow(s.z, len(x))
 	var q *float64
 	if m.Propensity != nil {
-		v := m.Propensity.Prob(x)
+		v := m.Propensity.Calibration.Apply(m.Propensity.raw(x, nil, s.z))
 		q = &v
 	}
-	return m.predict(x, m.Churn.Raw(x, contrib), contrib, q), nil
+	churnRaw := m.Churn.raw(x, s.contrib, s.z)
+	if m.Clusters != nil {
+		s.seg = grow(s.seg, len(m.Clusters.Features))
+	}
+	return m.predict(x, churnRaw, s.contrib, q, s.seg), nil
 }
 
 // ScoreRaw is Score with the classifiers' raw (uncalibrated) probabilities
@@ -349,13 +386,18 @@ func (m *Model) ScoreRaw(x []float64, churnRaw, propRaw float64) (Prediction, er
 		v := m.Propensity.Calibration.Apply(propRaw)
 		q = &v
 	}
-	return m.predict(x, churnRaw, contrib, q), nil
+	var seg []float64
+	if m.Clusters != nil {
+		seg = make([]float64, len(m.Clusters.Features))
+	}
+	return m.predict(x, churnRaw, contrib, q, seg), nil
 }
 
 // predict assembles a Prediction from x, the churn model's raw probability
 // and contributions, and the purchase probability (nil without a
-// propensity model).
-func (m *Model) predict(x []float64, churnRaw float64, contrib []float64, q *float64) Prediction {
+// propensity model); seg (len(m.Clusters.Features)) is the segment
+// assignment's buffer.
+func (m *Model) predict(x []float64, churnRaw float64, contrib []float64, q *float64, seg []float64) Prediction {
 	p := m.Churn.Calibration.Apply(churnRaw)
 	pred := Prediction{
 		ChurnProbability:    p,
@@ -364,7 +406,7 @@ func (m *Model) predict(x []float64, churnRaw float64, contrib []float64, q *flo
 		PurchaseProbability: q,
 	}
 	if m.Clusters != nil {
-		pred.Segment = m.Clusters.Name(m.Clusters.Assign(m.lookup, x))
+		pred.Segment = m.Clusters.Name(m.Clusters.assign(m.lookup, x, seg))
 	}
 	pred.RFM = m.RFM.Score(m.value(x, m.RFM.RecencyFeature), m.value(x, m.RFM.FrequencyFeature), m.value(x, m.RFM.MonetaryFeature))
 	pred.RFMSegment = RFMSegment(pred.RFM)

@@ -25,7 +25,11 @@ type Reason struct {
 func (m *Model) reasons(x, contrib []float64, n int) []Reason {
 	// Keep the n strongest in a small sorted array: one pass, no sort of
 	// every feature (scoring calls this for every request).
-	idx := make([]int, 0, n+1)
+	var buf [8]int
+	idx := buf[:0]
+	if n+1 > len(buf) {
+		idx = make([]int, 0, n+1)
+	}
 	for j, c := range contrib {
 		if c == 0 || math.IsNaN(c) {
 			continue

@@ -51,7 +51,11 @@ type ClusterProfile struct {
 // that maps a feature name to its column in x (or -1). Missing columns are
 // treated as the training mean.
 func (c *Clusters) Assign(col func(string) int, x []float64) int {
-	v := make([]float64, len(c.Features))
+	return c.assign(col, x, make([]float64, len(c.Features)))
+}
+
+// assign is Assign with v (len(c.Features)) as its buffer.
+func (c *Clusters) assign(col func(string) int, x, v []float64) int {
 	for i, name := range c.Features {
 		if j := col(name); j >= 0 {
 			v[i] = x[j]

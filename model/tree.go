@@ -217,7 +217,12 @@ func (t *Trees) Importance() []float64 {
 // than NumFeatures values.
 func (t *Trees) Contributions(x []float64) []float64 {
 	t.checkLen(x)
-	phi := make([]float64, t.NumFeatures)
+	return t.contributions(make([]float64, t.NumFeatures), x)
+}
+
+// contributions adds Contributions(x) to phi (NumFeatures zeros) and
+// returns it.
+func (t *Trees) contributions(phi, x []float64) []float64 {
 	for i := range t.Trees {
 		nodes := t.Trees[i].Nodes
 		k := 0

@@ -68,9 +68,13 @@ func (s *Server) postEvents(c *gin.Context) error {
 		return err
 	}
 	users := batch.byUser()
+	sc := a.scorer()
+	defer a.scratch.Put(sc)
 	err = s.deps.Users.UpdateStates(ctx, a.m.Version, users.ids, func(i int, old []byte) ([]byte, error) {
-		st := a.f.NewState()
-		if old != nil {
+		st := sc.st // the users of one batch come one at a time
+		if old == nil {
+			st = a.f.NewState()
+		} else {
 			if err := st.UnmarshalBinary(old); err != nil {
 				return nil, fmt.Errorf("serving: stored state of user %q: %w", users.ids[i], err)
 			}

@@ -188,7 +188,9 @@ func (a *activeModel) score(id string, state []byte, rec *model.Prediction, now 
 		}
 		return newUserScore(id, rec, a.m, a.m.AsOf, SourceStored), nil
 	}
-	st := a.f.NewState()
+	sc := a.scorer()
+	defer a.scratch.Put(sc)
+	st := sc.st
 	if err := st.UnmarshalBinary(state); err != nil {
 		if errors.Is(err, features.ErrSpecMismatch) {
 			if rec != nil {
@@ -202,11 +204,12 @@ func (a *activeModel) score(id string, state []byte, rec *model.Prediction, now 
 	if last, ok := st.LastTime(); ok && !last.Before(asOf) {
 		asOf = last.Add(time.Nanosecond)
 	}
-	x, err := a.f.Vector(st, asOf)
+	x, err := a.f.AppendVector(sc.x[:0], st, asOf)
+	sc.x = x
 	if err != nil {
 		return nil, fmt.Errorf("serving: user %q: %w", id, err)
 	}
-	p, err := a.m.Score(x)
+	p, err := a.m.ScoreWith(x, &sc.m)
 	if err != nil {
 		return nil, fmt.Errorf("serving: user %q: %w", id, err)
 	}
@@ -214,6 +217,22 @@ func (a *activeModel) score(id string, state []byte, rec *model.Prediction, now 
 		return nil, fmt.Errorf("serving: user %q: %w", id, err)
 	}
 	return newUserScore(id, &p, a.m, asOf, SourceLive), nil
+}
+
+// scorer is the working memory of one score: a State to decode into, the
+// feature vector and the model's scratch, reused across requests.
+type scorer struct {
+	st *features.State
+	x  []float64
+	m  model.Scratch
+}
+
+// scorer takes a scorer from the pool, or makes one.
+func (a *activeModel) scorer() *scorer {
+	if sc, ok := a.scratch.Get().(*scorer); ok {
+		return sc
+	}
+	return &scorer{st: a.f.NewState()}
 }
 
 // value computes the customer values of a State as of asOf from its

@@ -189,7 +189,8 @@ type UserStore interface {
 	// when UpdateStates returns nil. When fn or the commit fails, nothing
 	// is written and the error is returned. fn may be called more than once
 	// for the same i (the store may retry a group commit) and must depend
-	// only on i and old.
+	// only on i and old; calls are never concurrent, and the returned
+	// bytes must stay valid until UpdateStates returns.
 	UpdateStates(ctx context.Context, version string, ids []string, fn func(i int, old []byte) ([]byte, error)) error
 	// DeleteUser erases everything stored about a user: state, score
 	// records, opt-out and experiment assignments. It reports whether
@@ -252,6 +253,8 @@ type Server struct {
 type activeModel struct {
 	m *model.Model
 	f *features.Featurizer
+	// scratch pools the *scorer of requests scoring with this model.
+	scratch sync.Pool
 
 	sizesMu sync.Mutex
 	sizes   []SegmentFamily
