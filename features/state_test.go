@@ -399,16 +399,16 @@ func FuzzStateUnmarshal(f *testing.F) {
 	f.Add([]byte{1, 0, 0, 0, 0, 0, 0, 0, 0, 0xff})
 	// reused decodes every input after a seed State, as a server keeping
 	// one State per goroutine does: it must end the same as a fresh State.
-	reused := fz.NewState()
-	seed, _ := func() ([]byte, error) {
-		st := fz.NewState()
-		for _, e := range g.events(30, tcut.AddDate(0, -2, 0), tcut) {
-			if err := st.Add(&e); err != nil {
-				return nil, err
-			}
+	reused, seedState := fz.NewState(), fz.NewState()
+	for _, e := range g.events(30, tcut.AddDate(0, -2, 0), tcut) {
+		if err := seedState.Add(&e); err != nil {
+			f.Fatal(err)
 		}
-		return st.MarshalBinary()
-	}()
+	}
+	seed, err := seedState.MarshalBinary()
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if err := reused.UnmarshalBinary(seed); err != nil {
 			t.Fatal(err)

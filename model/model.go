@@ -125,8 +125,6 @@ func (c *Classifier) raw(x, contrib, z []float64) float64 {
 		return c.Logistic.Prob(z)
 	case KindGBDT:
 		if contrib != nil {
-			c.Trees.checkLen(x)
-			clear(contrib)
 			c.Trees.contributions(contrib, x)
 		}
 		return c.Trees.Prob(x)
@@ -139,9 +137,9 @@ func (c *Classifier) raw(x, contrib, z []float64) float64 {
 func (c *Classifier) contributions(x, contrib []float64) {
 	switch c.Kind {
 	case KindLogistic:
-		copy(contrib, c.Logistic.Contributions(c.Transform.Apply(nil, x)))
+		c.Logistic.contributions(contrib, c.Transform.Apply(nil, x))
 	case KindGBDT:
-		copy(contrib, c.Trees.Contributions(x))
+		c.Trees.contributions(contrib, x)
 	default:
 		panic("model: unknown classifier kind " + c.Kind)
 	}

@@ -216,13 +216,14 @@ func (t *Trees) Importance() []float64 {
 // depends on the order of splits along the path. It panics if x has fewer
 // than NumFeatures values.
 func (t *Trees) Contributions(x []float64) []float64 {
-	t.checkLen(x)
 	return t.contributions(make([]float64, t.NumFeatures), x)
 }
 
-// contributions adds Contributions(x) to phi (NumFeatures zeros) and
-// returns it.
+// contributions sets phi (at least NumFeatures long; the rest is zeroed)
+// to Contributions(x) and returns it.
 func (t *Trees) contributions(phi, x []float64) []float64 {
+	t.checkLen(x)
+	clear(phi)
 	for i := range t.Trees {
 		nodes := t.Trees[i].Nodes
 		k := 0

@@ -11,6 +11,24 @@ import (
 	"github.com/lapse-dev/lapse/model"
 )
 
+// benchRecords returns the ids u00000000.. of n users and the records
+// SaveModel reads: score p (or none) and a 600-byte state each.
+func benchRecords(n int, p *model.Prediction) ([]string, func(yield func(UserRecord) error) error) {
+	state := make([]byte, 600)
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("u%08d", i)
+	}
+	return ids, func(yield func(UserRecord) error) error {
+		for _, id := range ids {
+			if err := yield(UserRecord{ID: id, Score: p, State: state}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
 // BenchmarkSaveModel stores a version of n users with a realistic score
 // record (three reasons) and a 600-byte state each, fsync on.
 func BenchmarkSaveModel(b *testing.B) {
@@ -27,19 +45,7 @@ func BenchmarkSaveModel(b *testing.B) {
 					{Feature: "n_cancel_page_90d", Value: 1, Contribution: 1.1, Text: "1 × cancel_page in the last 90 days"},
 					{Feature: "n_support_ticket_90d", Value: 2, Contribution: 0.45, Text: "2 × support_ticket in the last 90 days"},
 				}}
-			state := make([]byte, 600)
-			ids := make([]string, n)
-			for i := range ids {
-				ids[i] = fmt.Sprintf("u%08d", i)
-			}
-			users := func(yield func(UserRecord) error) error {
-				for _, id := range ids {
-					if err := yield(UserRecord{ID: id, Score: &p, State: state}); err != nil {
-						return err
-					}
-				}
-				return nil
-			}
+			_, users := benchRecords(n, &p)
 			b.ReportAllocs()
 			for i := 0; b.Loop(); i++ {
 				s, _ := mustOpen(b, nil)
@@ -71,19 +77,7 @@ func BenchmarkUpdateStates(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	state := make([]byte, 600)
-	ids := make([]string, n)
-	for i := range ids {
-		ids[i] = fmt.Sprintf("u%08d", i)
-	}
-	users := func(yield func(UserRecord) error) error {
-		for _, id := range ids {
-			if err := yield(UserRecord{ID: id, State: state}); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
+	ids, users := benchRecords(n, nil)
 	if err := setup.SaveModel(ctx, testModel(b, "v1", time.Now()), nil, users, true); err != nil {
 		b.Fatal(err)
 	}
