@@ -129,19 +129,6 @@ func parseWrkDuration(b *testing.B, s string) time.Duration {
 	return d
 }
 
-// serveHandler serves h on a loopback port until the benchmark ends.
-func serveHandler(b *testing.B, h http.Handler) string {
-	b.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
-	go srv.Serve(ln)
-	b.Cleanup(func() { srv.Close() })
-	return "http://" + ln.Addr().String()
-}
-
 // bareGinEnv, when set to a score's JSON, makes the test binary a bare gin
 // server answering GET /v1/users/:id with that score (BenchmarkServeLoad's
 // baseline), instead of running the tests.
@@ -175,17 +162,18 @@ func serveBareGin(score string) error {
 	}
 	fmt.Fprintf(os.Stderr, "listening on http://%s\n", ln.Addr())
 	cfg := serving.DefaultConfig()
-	srv := &http.Server{Handler: e, ReadHeaderTimeout: cfg.ReadTimeout, ReadTimeout: cfg.ReadTimeout,
+	srv := &http.Server{Handler: e, ReadHeaderTimeout: cfg.ReadHeaderTimeout, ReadTimeout: cfg.ReadTimeout,
 		WriteTimeout: cfg.WriteTimeout, IdleTimeout: cfg.IdleTimeout}
 	return srv.Serve(ln)
 }
 
 // BenchmarkServeLoad measures the real lapse serve process over loopback
 // with wrk (Debian's package; make bench-serve installs it), which shares
-// the two cores with the server: GET /v1/users/{id} for random users of a store of 1M users,
-// against a bare gin handler that returns a constant score JSON in a
-// process of its own, measured the same way in the same run, at 8 and 32 connections; then POST
-// /v1/events in batches of 1,000 events.
+// the two cores with the server: GET /v1/users/{id} for random users of a
+// store of 1M users, against a bare gin handler that returns a constant
+// score JSON in a process of its own, measured the same way in the same
+// run, at 8 and 32 connections; then POST /v1/events in batches of 1,000
+// events.
 //
 //	make bench-serve
 //	go test ./cmd/lapse -run '^$' -bench BenchmarkServeLoad -benchtime 1x
