@@ -108,6 +108,7 @@ type Store struct {
 	db        *bolt.DB
 	path      string
 	batchSize int
+	group     *group // UpdateStates' group commit
 }
 
 // Open opens the store at path, creating the file (mode 0600) and its
@@ -141,12 +142,8 @@ func Open(path string, opts *Options) (*Store, error) {
 		}
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	// Group commits of concurrent UpdateStates: wait at most 2 ms for
-	// company (bbolt's default of 10 ms would be added to every lone
-	// request).
-	db.MaxBatchDelay = 2 * time.Millisecond
 	db.AllocSize = 64 << 20 // grow the file in 64 MiB steps
-	s := &Store{db: db, path: path, batchSize: o.BatchSize}
+	s := &Store{db: db, path: path, batchSize: o.BatchSize, group: newGroup(db, maxGroupDelay)}
 	if o.ReadOnly {
 		err = db.View(func(tx *bolt.Tx) error { return checkFormat(tx) })
 	} else {
@@ -722,19 +719,23 @@ func (s *Store) LoadScores(ctx context.Context, version string, ids []string, fn
 // call). The update is durable when UpdateStates returns nil; when fn or
 // the commit fails nothing of it is written.
 //
-// Concurrent calls are committed together (bbolt's Batch: one fsync for
-// all of them), so fn may be called more than once for the same i and must
-// depend only on i and old.
+// Concurrent calls are committed together (one transaction, one fsync):
+// a group commits as soon as the writer is free and no call announced with
+// [Store.Expect] is still on its way, or 10 ms after its first call. So fn
+// may be called more than once for the same i and must depend only on i
+// and old.
 func (s *Store) UpdateStates(ctx context.Context, version string, ids []string, fn func(i int, old []byte) ([]byte, error)) error {
 	for _, id := range ids {
 		if err := checkKey("user id", id); err != nil {
+			s.group.cancel() // the call will not come
 			return err
 		}
 	}
 	if err := ctx.Err(); err != nil {
+		s.group.cancel()
 		return err
 	}
-	err := s.db.Batch(func(tx *bolt.Tx) error {
+	err := s.group.do(func(tx *bolt.Tx) error {
 		ver := []byte(version)
 		if tx.Bucket(bModels).Get(ver) == nil {
 			return fmt.Errorf("model %s: %w", version, ErrNotFound)
@@ -759,6 +760,18 @@ func (s *Store) UpdateStates(ctx context.Context, version string, ids []string, 
 		return fmt.Errorf("store: update states: %w", err)
 	}
 	return nil
+}
+
+// Expect announces an UpdateStates call the caller is about to make (for
+// example once a request's body is read, before it is parsed), so that a
+// group commit waits for it, at most 10 ms, rather than committing
+// without it and making it wait for a transaction of its own. The caller
+// then makes exactly one of the UpdateStates call and a call of the
+// returned cancel. Announcing is only a hint: forgetting to cancel delays
+// later groups by at most those 10 ms; it never changes what is written.
+func (s *Store) Expect() (cancel func()) {
+	s.group.expect()
+	return s.group.cancel
 }
 
 // OptOut records that a user opted out of marketing exports. It is
