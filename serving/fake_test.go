@@ -39,9 +39,6 @@ type memStore struct {
 	panicOn bool
 	// updates counts committed UpdateStates calls.
 	updates int
-	// expected counts Expect calls not yet answered by UpdateStates or
-	// cancel; the handlers must leave it at 0.
-	expected int
 }
 
 var (
@@ -196,29 +193,9 @@ func (s *memStore) LoadScores(ctx context.Context, version string, ids []string,
 	return nil
 }
 
-func (s *memStore) Expect() (cancel func()) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.expected++
-	return func() {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		s.expected--
-	}
-}
-
-// openExpects is the number of Expect calls answered by neither
-// UpdateStates nor cancel.
-func (s *memStore) openExpects() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.expected
-}
-
 func (s *memStore) UpdateStates(ctx context.Context, version string, ids []string, fn func(i int, old []byte) ([]byte, error)) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.expected--
 	if s.fail != nil {
 		return s.fail
 	}

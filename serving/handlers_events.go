@@ -49,15 +49,6 @@ func (s *Server) postEvents(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	// Tell the store a batch is coming while it is parsed, so that its
-	// group commit takes it along with the batches of other connections.
-	cancel := s.deps.Users.Expect()
-	updating := false
-	defer func() {
-		if !updating {
-			cancel()
-		}
-	}()
 	lines, n, err := eventLines(body, s.cfg.MaxEvents)
 	if err != nil {
 		return err
@@ -79,7 +70,6 @@ func (s *Server) postEvents(c *gin.Context) error {
 	users := batch.byUser()
 	sc := a.scorer()
 	defer a.scratch.Put(sc)
-	updating = true
 	err = s.deps.Users.UpdateStates(ctx, a.m.Version, users.ids, func(i int, old []byte) ([]byte, error) {
 		st := sc.st // the users of one batch come one at a time
 		if old == nil {

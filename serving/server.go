@@ -192,11 +192,6 @@ type UserStore interface {
 	// only on i and old; calls are never concurrent, and the returned
 	// bytes must stay valid until UpdateStates returns.
 	UpdateStates(ctx context.Context, version string, ids []string, fn func(i int, old []byte) ([]byte, error)) error
-	// Expect announces an UpdateStates call about to be made, so that a
-	// group commit can wait for it instead of committing without it. The
-	// caller then makes exactly one of that call and a call of cancel. It
-	// is a hint: it never changes what is written.
-	Expect() (cancel func())
 	// DeleteUser erases everything stored about a user: state, score
 	// records, opt-out and experiment assignments. It reports whether
 	// anything was stored.

@@ -1,10 +1,12 @@
 package store
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -88,30 +90,57 @@ func BenchmarkUpdateStates(b *testing.B) {
 	}
 	defer s.Close()
 	rng := rand.New(rand.NewPCG(1, 2))
+	draw := func(k int) []string {
+		batch := make([]string, 0, k)
+		for len(batch) < k {
+			batch = append(batch, ids[rng.IntN(n)])
+			if len(batch) == k {
+				slices.Sort(batch)
+				batch = slices.Compact(batch)
+			}
+		}
+		return batch
+	}
+	bump := func(_ int, old []byte) ([]byte, error) {
+		next := slices.Clone(old)
+		next[0]++
+		return next, nil
+	}
 	for _, k := range []int{100, 1000} {
 		b.Run(fmt.Sprintf("users=%d", k), func(b *testing.B) {
-			batch := make([]string, 0, k)
 			for b.Loop() {
 				b.StopTimer()
-				batch = batch[:0]
-				for len(batch) < k {
-					batch = append(batch, ids[rng.IntN(n)])
-					if len(batch) == k {
-						slices.Sort(batch)
-						batch = slices.Compact(batch)
-					}
-				}
+				batch := draw(k)
 				b.StartTimer()
-				err := s.UpdateStates(ctx, "v1", batch, func(_ int, old []byte) ([]byte, error) {
-					next := slices.Clone(old)
-					next[0]++
-					return next, nil
-				})
-				if err != nil {
+				if err := s.UpdateStates(ctx, "v1", batch, bump); err != nil {
 					b.Fatal(err)
 				}
 			}
 			b.ReportMetric(float64(b.N*k)/b.Elapsed().Seconds(), "users/s")
 		})
 	}
+	// Four callers of 100 users each at once, as four connections' event
+	// batches: the first commits alone, the others share the next
+	// transaction.
+	b.Run("callers=4/users=100", func(b *testing.B) {
+		const callers = 4
+		for b.Loop() {
+			b.StopTimer()
+			batches := make([][]string, callers)
+			for c := range batches {
+				batches[c] = draw(100)
+			}
+			b.StartTimer()
+			var wg sync.WaitGroup
+			errs := make([]error, callers)
+			for c := range callers {
+				wg.Go(func() { errs[c] = s.UpdateStates(ctx, "v1", batches[c], bump) })
+			}
+			wg.Wait()
+			if err := errors.Join(errs...); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.N*callers*100)/b.Elapsed().Seconds(), "users/s")
+	})
 }

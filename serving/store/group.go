@@ -4,44 +4,34 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
 
-// maxGroupDelay bounds how long a group commit waits for announced
-// callers that have not arrived yet.
-const maxGroupDelay = 10 * time.Millisecond
-
 // maxGroupCalls bounds the calls of one group transaction.
 const maxGroupCalls = 256
 
-// group commits concurrent UpdateStates calls in one write transaction,
-// like bbolt's DB.Batch, but decides when to commit from who is coming
-// rather than from a fixed delay. A group runs as soon as the writer is
-// free and no caller announced with Expect is still on its way, or
-// maxDelay after its first call, whichever comes first. So a lone call
-// commits at once, while calls announced together (the event batches of
-// several connections being parsed) share one transaction, one fsync and
-// one copy of the tree's branch pages, and calls that arrive while a
-// transaction commits wait for the next one together.
+// group commits concurrent UpdateStates calls together, like bbolt's
+// DB.Batch, but without its timer: a call commits at once when the writer
+// is free, and the calls that arrive while a transaction commits all
+// share the next one. A lone request pays no waiting, and under load the
+// transactions grow by themselves to hold whatever queued during the
+// last commit.
 //
-// On a 1M-user store that is the difference between about 100,000 and
-// 130,000-200,000 events/s in session-shaped batches (README "Serving"):
-// with DB.Batch's fixed 2 ms window most transactions held two of four
-// connections' batches, and every transaction rewrites about the same
-// branch pages whatever it holds.
+// That matters because every transaction pays two fsyncs and rewrites
+// about the same branch pages of the states tree, whatever it holds.
+// DB.Batch closes a batch when its 2 ms timer fires, before it gets the
+// writer, so most of its transactions held two of four connections'
+// event batches; on a 1M-user store this took session-shaped batches
+// from about 100,000 to about 140,000 events/s at 4 connections and
+// 200,000 at 8 (README "Serving").
 type group struct {
-	db       *bolt.DB
-	maxDelay time.Duration
+	db *bolt.DB
 
-	mu       sync.Mutex
-	expected int // announced callers that have neither joined nor cancelled
-	queue    []groupCall
-	first    time.Time // when the oldest queued call joined
-	timer    *time.Timer
-	running  bool // a group transaction is in progress
-	ran      int  // group transactions run, for tests
+	mu      sync.Mutex
+	queue   []groupCall
+	running bool // a group transaction is in progress
+	ran     int  // group transactions started, for tests
 }
 
 type groupCall struct {
@@ -50,46 +40,17 @@ type groupCall struct {
 }
 
 // errSolo tells a caller whose function failed in a group to run it in a
-// transaction of its own (its error must not depend on the others').
+// transaction of its own, so that its error does not depend on the
+// others'.
 var errSolo = errors.New("store: run alone")
 
-func newGroup(db *bolt.DB, maxDelay time.Duration) *group {
-	return &group{db: db, maxDelay: maxDelay}
-}
-
-// expect announces a call that is on its way; the caller then makes
-// exactly one of do and cancel.
-func (g *group) expect() {
-	g.mu.Lock()
-	g.expected++
-	g.mu.Unlock()
-}
-
-// cancel withdraws an announcement whose call will not come.
-func (g *group) cancel() {
-	g.mu.Lock()
-	if g.expected > 0 {
-		g.expected--
-	}
-	g.maybeRunLocked()
-	g.mu.Unlock()
-}
-
 // do runs fn in a group transaction and returns when it is committed (or
-// failed). A call counts as the arrival of one announced caller, if any is
-// outstanding.
+// failed).
 func (g *group) do(fn func(*bolt.Tx) error) error {
 	c := groupCall{fn: fn, err: make(chan error, 1)}
 	g.mu.Lock()
-	if g.expected > 0 {
-		g.expected--
-	}
 	g.queue = append(g.queue, c)
-	if len(g.queue) == 1 {
-		g.first = time.Now()
-		g.timer = time.AfterFunc(g.maxDelay, g.kick)
-	}
-	g.maybeRunLocked()
+	g.startLocked()
 	g.mu.Unlock()
 	err := <-c.err
 	if err == errSolo {
@@ -98,35 +59,18 @@ func (g *group) do(fn func(*bolt.Tx) error) error {
 	return err
 }
 
-// kick is the timer's: it runs the queue once its first call waited
-// maxDelay.
-func (g *group) kick() {
-	g.mu.Lock()
-	g.maybeRunLocked()
-	g.mu.Unlock()
-}
-
-// maybeRunLocked starts a group transaction with the whole queue when the
-// writer is free and either nobody announced is on the way, the queue is
-// full, or its first call has waited maxDelay.
-func (g *group) maybeRunLocked() {
+// startLocked starts a transaction with the queue (up to maxGroupCalls of
+// it) unless one is running; the running one starts the next when it
+// ends.
+func (g *group) startLocked() {
 	if g.running || len(g.queue) == 0 {
 		return
 	}
-	if g.expected > 0 && len(g.queue) < maxGroupCalls && time.Since(g.first) < g.maxDelay {
-		return
-	}
-	calls := g.queue
-	if len(calls) > maxGroupCalls {
-		calls = calls[:maxGroupCalls:maxGroupCalls]
-		g.queue = append([]groupCall(nil), g.queue[maxGroupCalls:]...)
-		g.first = time.Now()
-		g.timer = time.AfterFunc(g.maxDelay, g.kick)
-	} else {
-		g.queue = nil
-		g.timer.Stop()
-	}
+	n := min(len(g.queue), maxGroupCalls)
+	calls := g.queue[:n:n]
+	g.queue = append([]groupCall(nil), g.queue[n:]...)
 	g.running = true
+	g.ran++
 	go g.run(calls)
 }
 
@@ -157,8 +101,7 @@ func (g *group) run(calls []groupCall) {
 	}
 	g.mu.Lock()
 	g.running = false
-	g.ran++
-	g.maybeRunLocked()
+	g.startLocked()
 	g.mu.Unlock()
 }
 

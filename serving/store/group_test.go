@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -11,16 +12,53 @@ import (
 	"github.com/lapse-dev/lapse/model"
 )
 
-// groupStore is a store with one empty version v1 whose group commit
-// waits up to delay for announced callers, and counts its transactions.
-func groupStore(t *testing.T, delay time.Duration) *Store {
+// groupStore is a store with one empty version v1.
+func groupStore(t *testing.T) *Store {
 	t.Helper()
 	s, _ := mustOpen(t, nil)
 	if err := s.SaveModel(ctx, testModel(t, "v1", time.Now()), nil, records(0), true); err != nil {
 		t.Fatal(err)
 	}
-	s.group = newGroup(s.db, delay)
 	return s
+}
+
+// holdWriter starts an UpdateStates of user "first" whose function blocks
+// until release is called, so that the group transaction stays open; it
+// returns once that transaction runs. wait returns the call's error.
+func holdWriter(t *testing.T, s *Store) (release func(), wait func() error) {
+	t.Helper()
+	running, unblock, done := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	var once sync.Once
+	go func() {
+		done <- s.UpdateStates(ctx, "v1", []string{"first"}, func(_ int, old []byte) ([]byte, error) {
+			once.Do(func() { close(running) })
+			<-unblock
+			return append(slices.Clone(old), '0'), nil
+		})
+	}()
+	<-running
+	var unblockOnce sync.Once
+	release = func() { unblockOnce.Do(func() { close(unblock) }) }
+	t.Cleanup(release) // a failed test must not leave the writer held
+	return release, func() error { return <-done }
+}
+
+// queued waits until n calls wait for the next group transaction.
+func (g *group) queued(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		g.mu.Lock()
+		q := len(g.queue)
+		g.mu.Unlock()
+		if q == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d calls queued, want %d", q, n)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // txs is the number of group transactions run so far.
@@ -49,98 +87,47 @@ func state(t *testing.T, s *Store, id string) string {
 	return got
 }
 
-// Callers announced together share one transaction, however staggered
-// their arrivals, as long as the last arrives within the delay.
-func TestGroupWaitsForAnnounced(t *testing.T) {
-	s := groupStore(t, time.Minute)
-	const callers = 4
-	for range callers {
-		s.Expect()
+// A lone call commits at once, in a transaction of its own; the calls
+// that arrive while a transaction commits all share the next one.
+func TestGroupCommit(t *testing.T) {
+	s := groupStore(t)
+	if err := s.UpdateStates(ctx, "v1", []string{"a"}, appendByte('x')); err != nil {
+		t.Fatal(err)
 	}
+	if n := s.group.txs(); n != 1 {
+		t.Fatalf("%d transactions for one call", n)
+	}
+	release, wait := holdWriter(t, s)
+	const callers = 4
 	var wg sync.WaitGroup
 	errs := make([]error, callers)
 	for w := range callers {
 		wg.Go(func() {
-			time.Sleep(time.Duration(w) * 5 * time.Millisecond)
 			errs[w] = s.UpdateStates(ctx, "v1", []string{fmt.Sprint("u", w), "shared"}, appendByte(byte('a'+w)))
 		})
 	}
+	s.group.queued(t, callers)
+	release()
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if err := errors.Join(append(errs, wait())...); err != nil {
 		t.Fatal(err)
 	}
-	if n := s.group.txs(); n != 1 {
-		t.Errorf("%d transactions for %d announced callers, want 1", n, callers)
+	if n := s.group.txs(); n != 3 {
+		t.Errorf("%d transactions, want 3: the lone call, the held one, then the %d that queued behind it", n, callers)
 	}
 	if got := state(t, s, "shared"); len(got) != callers {
 		t.Errorf("shared state %q, want one byte from each caller", got)
 	}
-}
-
-// A lone caller, announced or not, commits at once, not after the delay;
-// so does one whose fellow announced caller cancels.
-func TestGroupLoneCallerDoesNotWait(t *testing.T) {
-	s := groupStore(t, time.Minute)
-	start := time.Now()
-	if err := s.UpdateStates(ctx, "v1", []string{"a"}, appendByte('x')); err != nil {
-		t.Fatal(err)
-	}
-	s.Expect()
-	if err := s.UpdateStates(ctx, "v1", []string{"a"}, appendByte('y')); err != nil {
-		t.Fatal(err)
-	}
-	s.Expect()
-	cancel := s.Expect()
-	done := make(chan error, 1)
-	go func() { done <- s.UpdateStates(ctx, "v1", []string{"a"}, appendByte('z')) }()
-	time.Sleep(20 * time.Millisecond)
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	if d := time.Since(start); d > 10*time.Second {
-		t.Errorf("three calls took %v with a one-minute delay: they waited for nobody", d)
-	}
-	if got := state(t, s, "a"); got != "xyz" {
-		t.Errorf("state %q, want xyz", got)
-	}
-}
-
-// An announced caller that never comes delays a group by the delay, no
-// more; and early-returning UpdateStates calls answer their announcement.
-func TestGroupDelayBoundsWait(t *testing.T) {
-	const delay = 50 * time.Millisecond
-	s := groupStore(t, delay)
-	s.Expect() // never comes
-	s.Expect()
-	start := time.Now()
-	if err := s.UpdateStates(ctx, "v1", []string{"a"}, appendByte('x')); err != nil {
-		t.Fatal(err)
-	}
-	if d := time.Since(start); d < delay || d > delay+5*time.Second {
-		t.Errorf("waited %v for an announced caller that never came, want about %v", d, delay)
-	}
-	s.group.cancel() // the one that never came
-
-	s.Expect()
-	if err := s.UpdateStates(ctx, "v1", []string{""}, appendByte('x')); !errors.Is(err, ErrInvalid) {
-		t.Fatalf("empty id: %v", err)
-	}
-	s.group.mu.Lock()
-	open := s.group.expected
-	s.group.mu.Unlock()
-	if open != 0 {
-		t.Errorf("%d announcements open after a rejected call", open)
+	if got := state(t, s, "a"); got != "x" {
+		t.Errorf("state a %q, want x", got)
 	}
 }
 
 // A call whose function fails or panics in a group gets its own error and
 // writes nothing; the other calls of the group commit.
 func TestGroupFailureIsolated(t *testing.T) {
-	s := groupStore(t, time.Minute)
-	for range 3 {
-		s.Expect()
-	}
+	s := groupStore(t)
+	release, wait := holdWriter(t, s)
 	boom := errors.New("boom")
 	fns := []func(int, []byte) ([]byte, error){
 		appendByte('a'),
@@ -152,9 +139,14 @@ func TestGroupFailureIsolated(t *testing.T) {
 	for i, fn := range fns {
 		wg.Go(func() { errs[i] = s.UpdateStates(ctx, "v1", []string{fmt.Sprint("u", i), "shared"}, fn) })
 	}
+	s.group.queued(t, len(fns))
+	release()
 	wg.Wait()
-	if errs[0] != nil || !errors.Is(errs[1], boom) || errs[2] == nil {
-		t.Fatalf("errors %v, want nil, boom, a panic", errs)
+	if err := wait(); err != nil {
+		t.Fatal(err)
+	}
+	if errs[0] != nil || !errors.Is(errs[1], boom) || errs[2] == nil || !strings.Contains(errs[2].Error(), "bad state") {
+		t.Fatalf("errors %v, want nil, boom, the panic", errs)
 	}
 	if got := state(t, s, "shared"); got != "a" {
 		t.Errorf("shared state %q, want only the good call's a", got)

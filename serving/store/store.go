@@ -68,7 +68,7 @@ var (
 // writes (bbolt writes page by page); existing files keep theirs. It is
 // also the fastest size tried for POST /v1/events on a 1M-user store
 // (session-shaped batches: 4, 32 and 64 KiB pages gave about half the
-// events/s, README "Serving").
+// events/s, 8 KiB about a tenth less; README "Serving").
 const pageSize = 16 << 10
 
 // initialMmap is the address space mapped at open. bbolt copies every
@@ -143,7 +143,7 @@ func Open(path string, opts *Options) (*Store, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	db.AllocSize = 64 << 20 // grow the file in 64 MiB steps
-	s := &Store{db: db, path: path, batchSize: o.BatchSize, group: newGroup(db, maxGroupDelay)}
+	s := &Store{db: db, path: path, batchSize: o.BatchSize, group: &group{db: db}}
 	if o.ReadOnly {
 		err = db.View(func(tx *bolt.Tx) error { return checkFormat(tx) })
 	} else {
@@ -719,20 +719,17 @@ func (s *Store) LoadScores(ctx context.Context, version string, ids []string, fn
 // call). The update is durable when UpdateStates returns nil; when fn or
 // the commit fails nothing of it is written.
 //
-// Concurrent calls are committed together (one transaction, one fsync):
-// a group commits as soon as the writer is free and no call announced with
-// [Store.Expect] is still on its way, or 10 ms after its first call. So fn
-// may be called more than once for the same i and must depend only on i
-// and old.
+// Concurrent calls are committed together: a call commits at once when
+// no other is committing, and the calls that arrive meanwhile share the
+// next transaction (one commit, one pair of fsyncs). So fn may be called
+// more than once for the same i and must depend only on i and old.
 func (s *Store) UpdateStates(ctx context.Context, version string, ids []string, fn func(i int, old []byte) ([]byte, error)) error {
 	for _, id := range ids {
 		if err := checkKey("user id", id); err != nil {
-			s.group.cancel() // the call will not come
 			return err
 		}
 	}
 	if err := ctx.Err(); err != nil {
-		s.group.cancel()
 		return err
 	}
 	err := s.group.do(func(tx *bolt.Tx) error {
@@ -760,18 +757,6 @@ func (s *Store) UpdateStates(ctx context.Context, version string, ids []string, 
 		return fmt.Errorf("store: update states: %w", err)
 	}
 	return nil
-}
-
-// Expect announces an UpdateStates call the caller is about to make (for
-// example once a request's body is read, before it is parsed), so that a
-// group commit waits for it, at most 10 ms, rather than committing
-// without it and making it wait for a transaction of its own. The caller
-// then makes exactly one of the UpdateStates call and a call of the
-// returned cancel. Announcing is only a hint: forgetting to cancel delays
-// later groups by at most those 10 ms; it never changes what is written.
-func (s *Store) Expect() (cancel func()) {
-	s.group.expect()
-	return s.group.cancel
 }
 
 // OptOut records that a user opted out of marketing exports. It is
