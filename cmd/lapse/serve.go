@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"runtime/debug"
 	"strings"
 	"time"
 
@@ -31,20 +30,13 @@ Authentication: --tokens-file holds one "TOKEN ROLE" pair a line (roles read,
 write, admin; # starts a comment); LAPSE_TOKENS may hold the same pairs
 separated by newlines or commas. Without any token the server only listens
 on a loopback address. The first line on stderr is "listening on
-http://ADDR", with the port filled in when --addr asks for port 0.
-
-Unless GOGC is set, the server runs Go's garbage collector at GOGC=400
-rather than 100: its live heap is a few megabytes and its garbage is per
-request, so collecting less often buys throughput for little memory.`,
+http://ADDR", with the port filled in when --addr asks for port 0.`,
 	Examples: []string{
 		"lapse serve --store lapse.db",
 		"lapse serve --store lapse.db --addr 0.0.0.0:8080 --tokens-file tokens.txt",
 	},
 	Setup: setupServe,
 }
-
-// serveGCPercent is the server's GOGC unless the environment sets one.
-const serveGCPercent = 400
 
 type serveFlags struct {
 	store, addr, tokensFile string
@@ -100,13 +92,6 @@ func runServe(ctx context.Context, env *Env, f *serveFlags) error {
 	toks, err := loadTokens(f.tokensFile)
 	if err != nil {
 		return err
-	}
-	if os.Getenv("GOGC") == "" {
-		// A few MB live, ~4 KB of garbage per score: at the default of 100
-		// the collector ran every few milliseconds under load. 400 gave
-		// 37,500-39,300 instead of 31,100-34,300 GET /v1/users/{id} a
-		// second at 32 connections on the 1M-user benchmark store.
-		debug.SetGCPercent(serveGCPercent)
 	}
 	cfg := f.cfg
 	cfg.Tokens = toks
