@@ -23,8 +23,8 @@ const maxGroupCalls = 256
 // DB.Batch closes a batch when its 2 ms timer fires, before it gets the
 // writer, so most of its transactions held two of four connections'
 // event batches; on a 1M-user store this took session-shaped batches
-// from about 100,000 to about 140,000 events/s at 4 connections and
-// 200,000 at 8 (README "Serving").
+// from about 100,000 to 140,000-200,000 events/s at 4 connections
+// (README "Serving").
 type group struct {
 	db *bolt.DB
 

@@ -61,7 +61,7 @@ func (g *group) queued(t *testing.T, n int) {
 	}
 }
 
-// txs is the number of group transactions run so far.
+// txs is the number of group transactions started so far.
 func (g *group) txs() int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
